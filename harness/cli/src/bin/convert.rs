@@ -1,0 +1,23 @@
+//! `convert`: Convert a trained ANN U-Net into a spiking U-Net (IF / multi-threshold neurons, layer- or connection-wise normalization).
+//! Not implemented yet: it says so and exits with an error instead of pretending to work.
+
+use clap::Parser;
+use spiking_unet_cli::{ConfigArg, run};
+use spiking_unet_experiment::{Error, config};
+
+#[derive(Parser)]
+#[command(
+    about = "Convert a trained ANN U-Net into a spiking U-Net (IF / multi-threshold neurons, layer- or connection-wise normalization) (not implemented yet)"
+)]
+struct Args {
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+fn main() -> std::process::ExitCode {
+    run(|| {
+        let args = Args::parse();
+        config::load(&args.config.config)?;
+        Err(Error::NotImplemented("convert").into())
+    })
+}

@@ -1,0 +1,43 @@
+//! `train CONFIG`: train (or resume, or reuse) the ANN U-Net of an experiment.
+
+use anyhow::Context;
+use clap::Parser;
+use spiking_unet_cli::{ConfigArg, run};
+use spiking_unet_experiment::{config, train};
+
+#[derive(Parser)]
+#[command(
+    about = "Train the ANN U-Net of an experiment config; rerun to resume after an interruption"
+)]
+struct Args {
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+fn main() -> std::process::ExitCode {
+    run(|| {
+        let args = Args::parse();
+        let config = config::load(&args.config.config)?;
+        if args.config.check {
+            println!("{}: valid", args.config.config.display());
+            return Ok(());
+        }
+        let outcome = train::train(&config, &args.config.config).context("training")?;
+        let s = &outcome.summary;
+        let verb = if outcome.reused {
+            "already trained"
+        } else {
+            "trained"
+        };
+        println!(
+            "{verb}: {} (epoch {} of {} kept, {} {} = {:.4})",
+            outcome.dir.display(),
+            s.selected_epoch,
+            s.epochs,
+            s.selection_split,
+            s.selection_metric,
+            s.selection_value
+        );
+        Ok(())
+    })
+}

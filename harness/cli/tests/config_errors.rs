@@ -1,0 +1,47 @@
+use crate::util::{printed, tiny};
+
+#[test]
+fn a_typo_is_reported_with_file_line_field_and_allowed_keys() {
+    let run = tiny("name: tiny\ndata:\n  denoising: {}\ntrain:\n  epochz: 3\n");
+    let output = run.run(env!("CARGO_BIN_EXE_train"), &[]);
+    let log = printed(&output);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("tiny.yaml") && log.contains("line 5") && log.contains("epochz"),
+        "{log}"
+    );
+    assert!(
+        log.contains("expected one of") && log.contains("epochs"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("backtrace") && !log.contains("panicked"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let run = tiny("name: tiny\n");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_evaluate"))
+        .arg(run.dir.path().join("nope.yaml"))
+        .output()
+        .expect("evaluate starts");
+    let log = printed(&output);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(log.contains("nope.yaml"), "{log}");
+}
+
+#[test]
+fn stages_of_later_issues_say_so_instead_of_pretending() {
+    let run = tiny("name: tiny\ndata:\n  denoising: {}\n");
+    for binary in [
+        env!("CARGO_BIN_EXE_convert"),
+        env!("CARGO_BIN_EXE_finetune"),
+        env!("CARGO_BIN_EXE_report"),
+    ] {
+        let output = run.run(binary, &[]);
+        assert_eq!(output.status.code(), Some(1));
+        assert!(printed(&output).contains("not implemented yet"), "{binary}");
+    }
+}

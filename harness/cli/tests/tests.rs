@@ -1,0 +1,9 @@
+//! End-to-end tests of the harness binaries, one module per behaviour:
+mod util;
+
+// Train, kill mid-run, rerun: the run resumes and ends where an uninterrupted one does.
+mod resume;
+// Bad configs give one clear error naming file, line and field; exit code 1, no backtrace.
+mod config_errors;
+// train → evaluate on a tiny config writes the artifact folder the issue describes.
+mod train_evaluate;

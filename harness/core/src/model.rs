@@ -1,0 +1,399 @@
+//! The U-Net of the paper (authors-code §1): average pooling, transposed-conv up-sampling, no
+//! batch norm, every conv with a bias, a ReLU after every conv but the head.
+//!
+//! The forward pass is written once, in [`UNet::forward_with`], and takes the activation as a
+//! callback keyed by [`Site`]. The ANN passes `relu`; calibration records statistics through it;
+//! the spiking simulator later puts a neuron layer at every site. One topology, many uses, so the
+//! converted network can never drift from the trained one.
+
+use burn::module::Module;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// What the network's last layer produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Head {
+    /// Denoising: a 3x3 conv predicting the noise residual (the clean estimate is input − output).
+    Residual,
+    /// Segmentation: a 1x1 conv producing class logits.
+    Logits,
+}
+
+/// Hyper-parameters of a [`UNet`]; `init` is the only way to build one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UNetConfig {
+    /// Input channels (1 gray, 3 colour).
+    pub in_channels: usize,
+    /// Output channels (image channels for denoising, classes for segmentation).
+    pub out_channels: usize,
+    /// Channels of the first level; level `l` has `width · 2^l` (paper: 64).
+    pub width: usize,
+    /// Number of pooling levels (paper: 4).
+    pub depth: usize,
+    /// Head kind.
+    pub head: Head,
+}
+
+/// Where an activation sits in the network; the spiking network puts a neuron layer at each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Site {
+    /// After conv `n` (1-based, the authors' `conv<n>` / `relu<n>`); never the head.
+    Conv(usize),
+    /// After transposed conv `n` (1-based, the authors' `relu_convtranpose<n>`).
+    Up(usize),
+    /// After average pool `n` (1-based). Identity in the ANN; the authors insert a neuron here.
+    Pool(usize),
+}
+
+impl std::fmt::Display for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Site::Conv(n) => write!(f, "relu{n}"),
+            Site::Up(n) => write!(f, "relu_convtranspose{n}"),
+            Site::Pool(n) => write!(f, "pool{n}"),
+        }
+    }
+}
+
+impl UNetConfig {
+    /// Number of convs including the head: two per encoder level, two for the bottleneck, two per
+    /// decoder level, one head (19 for depth 4, as conv1..conv19).
+    pub fn num_convs(&self) -> usize {
+        4 * self.depth + 3
+    }
+
+    /// Input sides must be multiples of this (each pool halves them, each up-sampling doubles).
+    pub fn size_multiple(&self) -> usize {
+        1 << self.depth
+    }
+
+    /// Check the configuration (width and depth at least 1).
+    pub fn validate(&self) -> Result<()> {
+        if self.width == 0 || self.depth == 0 || self.in_channels == 0 || self.out_channels == 0 {
+            return Err(Error::InvalidModel(format!(
+                "width, depth, in_channels and out_channels must all be >= 1, got {self:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Channels produced by conv `n` (1-based, head included).
+    fn conv_channels(&self, n: usize) -> [usize; 2] {
+        let d = self.depth;
+        let w = |level: usize| self.width << level;
+        let encoder_convs = 2 * (d + 1);
+        if n == self.num_convs() {
+            return [self.width, self.out_channels];
+        }
+        if n <= encoder_convs {
+            let level = (n - 1) / 2;
+            let input = if n == 1 {
+                self.in_channels
+            } else if n % 2 == 1 {
+                w(level - 1)
+            } else {
+                w(level)
+            };
+            return [input, w(level)];
+        }
+        // Decoder: level counts down from d-1 to 0; the first conv of a level reads the
+        // concatenation (skip, up-sampled), hence twice the level width.
+        let k = n - encoder_convs - 1;
+        let level = d - 1 - k / 2;
+        if k % 2 == 0 {
+            [2 * w(level), w(level)]
+        } else {
+            [w(level), w(level)]
+        }
+    }
+
+    /// Build the network with freshly initialised weights (burn's defaults, PyTorch's Kaiming
+    /// uniform), drawn from the device's random stream: seed the device first for determinism.
+    pub fn init(&self, device: &Device) -> Result<UNet> {
+        self.validate()?;
+        let same = PaddingConfig2d::Explicit(1, 1, 1, 1);
+        let convs = (1..self.num_convs())
+            .map(|n| {
+                Conv2dConfig::new(self.conv_channels(n), [3, 3])
+                    .with_padding(same.clone())
+                    .init(device)
+            })
+            .collect();
+        let head_kernel = match self.head {
+            Head::Residual => 3,
+            Head::Logits => 1,
+        };
+        let head_padding = match self.head {
+            Head::Residual => same,
+            Head::Logits => PaddingConfig2d::Valid,
+        };
+        let head = Conv2dConfig::new(self.conv_channels(self.num_convs()), [head_kernel; 2])
+            .with_padding(head_padding)
+            .init(device);
+        let ups = (0..self.depth)
+            .map(|k| {
+                let level = self.depth - 1 - k;
+                ConvTranspose2dConfig::new([self.width << (level + 1), self.width << level], [3, 3])
+                    .with_stride([2, 2])
+                    .with_padding([1, 1])
+                    .with_padding_out([1, 1])
+                    .init(device)
+            })
+            .collect();
+        Ok(UNet {
+            convs,
+            ups,
+            head,
+            pool: AvgPool2dConfig::new([2, 2]).init(),
+        })
+    }
+}
+
+/// The paper's U-Net. Build it with [`UNetConfig::init`].
+#[derive(Module, Debug)]
+pub struct UNet {
+    /// conv1 .. conv(4·depth+2) in the authors' numbering (the head is separate).
+    pub convs: Vec<Conv2d>,
+    /// convtranspose1 .. convtranspose(depth), deepest first.
+    pub ups: Vec<ConvTranspose2d>,
+    /// The analog output layer (conv19 at depth 4); never followed by an activation.
+    pub head: Conv2d,
+    pool: AvgPool2d,
+}
+
+impl UNet {
+    /// Number of pooling levels.
+    pub fn depth(&self) -> usize {
+        self.ups.len()
+    }
+
+    /// Check that an input of shape `[batch, channels, height, width]` fits the network.
+    pub fn check_input(&self, shape: [usize; 4]) -> Result<()> {
+        let multiple = 1usize << self.depth();
+        let [_, c, h, w] = shape;
+        let expected = self.convs[0].weight.shape().dims::<4>()[1];
+        if c != expected {
+            return Err(Error::InputShape(format!(
+                "the network takes {expected} input channels, got {c}"
+            )));
+        }
+        if h % multiple != 0 || w % multiple != 0 || h == 0 || w == 0 {
+            return Err(Error::InputShape(format!(
+                "height and width must be positive multiples of 2^depth = {multiple} \
+                 (each of the {} poolings halves them), got {h}x{w}; crop or pad the image",
+                self.depth()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The ANN forward pass.
+    ///
+    /// # Shapes
+    /// - input: `[batch, in_channels, height, width]`, sides multiples of `2^depth`
+    /// - output: `[batch, out_channels, height, width]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_with(self.convs[0].forward(x), &mut ann_activation)
+    }
+
+    /// Everything after conv1, with `activation` applied at every [`Site`].
+    ///
+    /// Starting after conv1 is what the spiking simulation needs: conv1 of the static input is
+    /// computed once and injected as a current at every time step (authors-code §3.7).
+    ///
+    /// # Shapes
+    /// - `first`: conv1's output, `[batch, width, height, width_px]`
+    /// - output: the head's output, `[batch, out_channels, height, width_px]`
+    pub fn forward_with(
+        &self,
+        first: Tensor<4>,
+        activation: &mut dyn FnMut(Site, Tensor<4>) -> Tensor<4>,
+    ) -> Tensor<4> {
+        let depth = self.depth();
+        let mut skips = Vec::with_capacity(depth);
+        let mut x = activation(Site::Conv(1), first);
+        let mut n = 2; // the next conv number
+        for level in 0..=depth {
+            if level > 0 {
+                x = activation(Site::Pool(level), self.pool.forward(x));
+                x = activation(Site::Conv(n), self.convs[n - 1].forward(x));
+                n += 1;
+            }
+            x = activation(Site::Conv(n), self.convs[n - 1].forward(x));
+            n += 1;
+            if level < depth {
+                skips.push(x.clone());
+            }
+        }
+        for (k, up) in self.ups.iter().enumerate() {
+            let upsampled = activation(Site::Up(k + 1), up.forward(x));
+            // The authors concatenate skip first, up-sampled second (authors-code §1.1).
+            let skip = skips.pop().expect("one skip per level is pushed above");
+            x = Tensor::cat(vec![skip, upsampled], 1); // [b, 2c, h, w]
+            x = activation(Site::Conv(n), self.convs[n - 1].forward(x));
+            n += 1;
+            x = activation(Site::Conv(n), self.convs[n - 1].forward(x));
+            n += 1;
+        }
+        self.head.forward(x)
+    }
+
+    /// All activation sites in the order the forward pass visits them.
+    pub fn sites(&self) -> Vec<Site> {
+        let depth = self.depth();
+        let mut sites = vec![Site::Conv(1)];
+        let mut n = 2;
+        for level in 0..=depth {
+            if level > 0 {
+                sites.push(Site::Pool(level));
+                sites.push(Site::Conv(n));
+                n += 1;
+            }
+            sites.push(Site::Conv(n));
+            n += 1;
+        }
+        for k in 0..depth {
+            sites.extend([Site::Up(k + 1), Site::Conv(n), Site::Conv(n + 1)]);
+            n += 2;
+        }
+        sites
+    }
+
+    /// Multiply-accumulate operations of one forward pass on a `height x width` input: the
+    /// kernel multiply-adds actually performed plus one add per bias and output element. (The
+    /// authors used thop, whose count for transposed convs may differ; pooling is not counted.)
+    pub fn macs(&self, height: usize, width: usize) -> u64 {
+        let conv_macs = |conv: &Conv2d, h: usize, w: usize| {
+            let [cout, cin, kh, kw] = conv.weight.shape().dims::<4>();
+            ((kh * kw * cin * cout + cout) * h * w) as u64
+        };
+        let depth = self.depth();
+        let mut total = 0;
+        let mut n = 1;
+        for level in 0..=depth {
+            let (h, w) = (height >> level, width >> level);
+            total += conv_macs(&self.convs[n - 1], h, w) + conv_macs(&self.convs[n], h, w);
+            n += 2;
+        }
+        for (k, up) in self.ups.iter().enumerate() {
+            let level = depth - 1 - k;
+            let (h, w) = (height >> level, width >> level);
+            let [cin, cout, kh, kw] = up.weight.shape().dims::<4>();
+            // A stride-2 transposed conv applies each kernel tap once per *input* pixel.
+            total += ((kh * kw * cin * cout) * (h / 2) * (w / 2) + cout * h * w) as u64;
+            total += conv_macs(&self.convs[n - 1], h, w) + conv_macs(&self.convs[n], h, w);
+            n += 2;
+        }
+        total + conv_macs(&self.head, height, width)
+    }
+}
+
+/// The ANN's activation: ReLU after convs, identity after pools.
+fn ann_activation(site: Site, x: Tensor<4>) -> Tensor<4> {
+    match site {
+        Site::Pool(_) => x,
+        Site::Conv(_) | Site::Up(_) => relu(x),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    fn config(in_channels: usize, out_channels: usize, width: usize, head: Head) -> UNetConfig {
+        UNetConfig {
+            in_channels,
+            out_channels,
+            width,
+            depth: 4,
+            head,
+        }
+    }
+
+    #[test]
+    fn paper_parameter_counts() {
+        // authors-code §1.1: the counts of the released PyTorch models.
+        let device = Device::flex();
+        let cases = [
+            (config(1, 1, 64, Head::Residual), 34_512_705),
+            (config(3, 3, 64, Head::Residual), 34_515_011),
+            (config(1, 2, 64, Head::Logits), 34_512_258),
+            (config(3, 32, 64, Head::Logits), 34_515_360),
+        ];
+        for (cfg, expected) in cases {
+            let model = cfg.init(&device).expect("valid config");
+            assert_eq!(model.num_params(), expected, "{cfg:?}");
+        }
+    }
+
+    #[test]
+    fn output_keeps_input_size_and_sites_match_forward() {
+        let device = Device::flex();
+        device.seed(1);
+        let model = config(1, 2, 8, Head::Logits)
+            .init(&device)
+            .expect("valid config");
+        let x = Tensor::<4>::random([2, 1, 32, 48], Distribution::Default, &device);
+        let mut visited = Vec::new();
+        let y = model.forward_with(model.convs[0].forward(x.clone()), &mut |site, t| {
+            visited.push(site);
+            ann_activation(site, t)
+        });
+        assert_eq!(y.dims(), [2, 2, 32, 48]);
+        assert_eq!(visited, model.sites());
+        assert_eq!(
+            visited.len(),
+            26,
+            "22 ReLUs + 4 pool sites, as the authors' 26 neuron layers"
+        );
+        let direct = model.forward(x);
+        let diff = (direct - y).abs().max().into_scalar::<f32>();
+        assert_eq!(diff, 0.0);
+    }
+
+    #[test]
+    fn rejects_sizes_that_are_not_multiples_of_two_to_the_depth() {
+        let device = Device::flex();
+        let model = config(1, 1, 8, Head::Residual)
+            .init(&device)
+            .expect("valid config");
+        assert!(model.check_input([1, 1, 64, 64]).is_ok());
+        let err = model
+            .check_input([1, 1, 60, 64])
+            .expect_err("60 is not a multiple of 16");
+        assert!(
+            err.to_string().contains("multiples of 2^depth = 16"),
+            "{err}"
+        );
+        assert!(
+            model.check_input([1, 3, 64, 64]).is_err(),
+            "wrong channel count"
+        );
+    }
+
+    #[test]
+    fn first_layer_macs_follow_the_authors_formula() {
+        // authors-code §11: first-layer MACs = 9·C_in·64·H·W + 64·H·W.
+        let device = Device::flex();
+        let model = config(1, 1, 64, Head::Residual)
+            .init(&device)
+            .expect("valid config");
+        let [cout, cin, kh, kw] = model.convs[0].weight.shape().dims::<4>();
+        let (h, w) = (256, 256);
+        assert_eq!(
+            (kh * kw * cin * cout + cout) * h * w,
+            9 * 64 * h * w + 64 * h * w
+        );
+        assert!(model.macs(h, w) > 0);
+    }
+}

@@ -1,0 +1,330 @@
+//! The task of an experiment as the stages see it: batches as tensors, the loss, and how a
+//! prediction is scored. It joins the data crate (images, labels) to the core (tensors, metrics)
+//! so that the stage runners never look inside a task.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use spiking_unet_core::metrics::{self, BinaryConfusion, ConfusionMatrix};
+use spiking_unet_core::{loss, model::UNetConfig};
+use spiking_unet_data::denoising::DenoisingTask;
+use spiking_unet_data::image::{Image, LabelMap};
+use spiking_unet_data::segmentation::SegmentationTask;
+
+use crate::Result;
+use crate::config::{DataConfig, ExperimentConfig, Split};
+
+/// The task built from an experiment config.
+pub enum Task {
+    /// Gaussian denoising.
+    Denoising(DenoisingTask),
+    /// Nuclei segmentation.
+    Segmentation(SegmentationTask),
+}
+
+/// One training batch on the training device.
+pub struct Batch {
+    /// `[batch, channels, h, w]` network input.
+    pub input: Tensor<4>,
+    /// `[batch, channels, h, w]` noise residual, or `[batch, classes, h, w]` one-hot labels.
+    pub target: Tensor<4>,
+}
+
+/// One held-out image, ready for a model.
+pub struct EvalItem {
+    /// Image name within the split.
+    pub name: String,
+    /// `[1, channels, h, w]` network input values (row-major `data` of that shape).
+    pub input: Image,
+    /// What the prediction is scored against.
+    pub truth: Truth,
+}
+
+/// The reference of an evaluation image.
+pub enum Truth {
+    /// The clean image (the input is its noisy version).
+    Clean(Image),
+    /// The class map.
+    Labels(LabelMap),
+}
+
+/// Metrics of one image: `(metric, value)` pairs.
+pub struct ImageScore {
+    /// Image name.
+    pub image: String,
+    /// Metric values.
+    pub values: Vec<(String, f64)>,
+    /// For segmentation, the pixel counts that split-level metrics pool.
+    pub confusion: Option<ConfusionMatrix>,
+}
+
+impl Task {
+    /// Build the task of `config` (deterministic from its seed).
+    pub fn build(config: &ExperimentConfig) -> Result<Task> {
+        let multiple = 1 << config.model.depth;
+        Ok(match &config.data {
+            DataConfig::Denoising(data) => {
+                Task::Denoising(DenoisingTask::new(data, config.seed, multiple)?)
+            }
+            DataConfig::Segmentation(data) => {
+                Task::Segmentation(SegmentationTask::new(data, config.seed, multiple)?)
+            }
+        })
+    }
+
+    /// The U-Net for this task under `config`'s model size.
+    pub fn unet(&self, config: &ExperimentConfig) -> UNetConfig {
+        match self {
+            Task::Denoising(task) => config.unet(task.channels(), task.channels()),
+            Task::Segmentation(task) => config.unet(task.channels(), task.num_classes()),
+        }
+    }
+
+    /// `(file, sha256)` of every dataset file the task read.
+    pub fn sources(&self) -> Vec<(String, String)> {
+        match self {
+            Task::Denoising(task) => task.sources(),
+            Task::Segmentation(task) => task.sources(),
+        }
+    }
+
+    /// The metric that model selection maximises.
+    pub fn selection_metric(&self) -> &'static str {
+        match self {
+            Task::Denoising(_) => "psnr",
+            Task::Segmentation(task) if task.num_classes() == 2 => "f1",
+            Task::Segmentation(_) => "miou",
+        }
+    }
+
+    /// The training batches of one epoch, in a deterministic order.
+    pub fn training_batches(&self, epoch: usize, batch_size: usize, device: &Device) -> Vec<Batch> {
+        match self {
+            Task::Denoising(task) => task
+                .training_patches(epoch)
+                .chunks(batch_size)
+                .map(|chunk| Batch {
+                    input: images_to_tensor(chunk.iter().map(|s| &s.noisy), device),
+                    target: images_to_tensor(chunk.iter().map(|s| &s.residual), device),
+                })
+                .collect(),
+            Task::Segmentation(task) => task
+                .training_patches(epoch)
+                .chunks(batch_size)
+                .map(|chunk| Batch {
+                    input: images_to_tensor(chunk.iter().map(|s| &s.image), device),
+                    target: one_hot(chunk.iter().map(|s| &s.labels), task.num_classes(), device),
+                })
+                .collect(),
+        }
+    }
+
+    /// The training loss of a network output on a batch.
+    pub fn loss(&self, output: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
+        match self {
+            Task::Denoising(_) => loss::l1(output, target),
+            Task::Segmentation(_) => loss::cross_entropy(output, target),
+        }
+    }
+
+    /// The held-out images of a split.
+    pub fn eval_items(&self, split: Split) -> Vec<EvalItem> {
+        match self {
+            Task::Denoising(task) => {
+                let images = match split {
+                    Split::Validation => task.validation(),
+                    Split::Test => task.test(),
+                    Split::Train => &[],
+                };
+                images
+                    .iter()
+                    .map(|image| EvalItem {
+                        name: image.name.clone(),
+                        input: image.noisy.clone(),
+                        truth: Truth::Clean(image.clean.clone()),
+                    })
+                    .collect()
+            }
+            Task::Segmentation(task) => {
+                let images = match split {
+                    Split::Validation => task.validation(),
+                    Split::Test => task.test(),
+                    Split::Train => &[],
+                };
+                images
+                    .iter()
+                    .map(|image| EvalItem {
+                        name: image.name.clone(),
+                        input: image.image.clone(),
+                        truth: Truth::Labels(image.labels.clone()),
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Score one network output (`[1, c, h, w]` values, row-major) against its item.
+    ///
+    /// Denoising: PSNR and SSIM of clip(noisy − output) against the clean image, and of the
+    /// noisy input itself (`psnr_noisy`, `ssim_noisy`) as the floor to beat. Segmentation: the
+    /// argmax class map's accuracy, Jaccard and F1 (class 1 positive) and mIoU.
+    pub fn score(&self, item: &EvalItem, output: &[f32]) -> Result<ImageScore> {
+        let values;
+        let mut confusion = None;
+        match &item.truth {
+            Truth::Clean(clean) => {
+                let noisy = &item.input;
+                let estimate = metrics::denoised_estimate(&noisy.data, output)?;
+                let noisy_clipped: Vec<f32> =
+                    noisy.data.iter().map(|v| v.clamp(0.0, 1.0)).collect();
+                let (c, h, w) = (clean.channels, clean.height, clean.width);
+                values = vec![
+                    ("psnr".to_string(), metrics::psnr(&estimate, &clean.data)?),
+                    (
+                        "ssim".to_string(),
+                        metrics::ssim(&estimate, &clean.data, c, h, w)?,
+                    ),
+                    (
+                        "psnr_noisy".to_string(),
+                        metrics::psnr(&noisy_clipped, &clean.data)?,
+                    ),
+                    (
+                        "ssim_noisy".to_string(),
+                        metrics::ssim(&noisy_clipped, &clean.data, c, h, w)?,
+                    ),
+                ];
+            }
+            Truth::Labels(labels) => {
+                let classes = output.len() / labels.labels.len();
+                let predicted = argmax_classes(output, classes, labels.labels.len());
+                let mut matrix = ConfusionMatrix::new(classes)?;
+                matrix.add_labels(&predicted, &labels.labels)?;
+                values = segmentation_values(&matrix)?;
+                confusion = Some(matrix);
+            }
+        }
+        Ok(ImageScore {
+            image: item.name.clone(),
+            values,
+            confusion,
+        })
+    }
+
+    /// Split-level metrics from per-image scores, as the authors aggregate them: the mean of
+    /// per-image PSNR/SSIM for denoising; metrics of all pixels pooled for segmentation.
+    pub fn aggregate(&self, scores: &[ImageScore]) -> Result<Vec<(String, f64)>> {
+        match self {
+            Task::Denoising(_) => {
+                let Some(first) = scores.first() else {
+                    return Ok(Vec::new());
+                };
+                first
+                    .values
+                    .iter()
+                    .map(|(name, _)| {
+                        let per_image: Vec<f64> = scores
+                            .iter()
+                            .filter_map(|s| {
+                                s.values.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+                            })
+                            .collect();
+                        Ok((name.clone(), metrics::mean(&per_image)?))
+                    })
+                    .collect()
+            }
+            Task::Segmentation(_) => {
+                let mut pooled: Option<ConfusionMatrix> = None;
+                for matrix in scores.iter().filter_map(|s| s.confusion.as_ref()) {
+                    match &mut pooled {
+                        Some(total) => total.merge(matrix)?,
+                        None => pooled = Some(matrix.clone()),
+                    }
+                }
+                pooled.map_or(Ok(Vec::new()), |m| segmentation_values(&m))
+            }
+        }
+    }
+}
+
+/// Binary metrics (class 1 positive; for three classes, class 1 = interior) and mIoU.
+fn segmentation_values(matrix: &ConfusionMatrix) -> Result<Vec<(String, f64)>> {
+    let binary: BinaryConfusion = matrix.binary(1)?;
+    Ok(vec![
+        ("accuracy".to_string(), matrix.pixel_accuracy()),
+        ("jaccard".to_string(), binary.jaccard()),
+        ("f1".to_string(), binary.f1()),
+        ("miou".to_string(), matrix.mean_iou()),
+    ])
+}
+
+/// Per-pixel argmax over `classes` channel planes of `pixels` pixels each.
+fn argmax_classes(output: &[f32], classes: usize, pixels: usize) -> Vec<u8> {
+    (0..pixels)
+        .map(|p| {
+            let mut best = 0;
+            for k in 1..classes {
+                // Ties go to the lower class, as numpy's argmax does.
+                if output[k * pixels + p] > output[best * pixels + p] {
+                    best = k;
+                }
+            }
+            best as u8
+        })
+        .collect()
+}
+
+/// Stack same-sized images into a `[n, c, h, w]` tensor.
+pub fn images_to_tensor<'a>(images: impl Iterator<Item = &'a Image>, device: &Device) -> Tensor<4> {
+    let mut data = Vec::new();
+    let mut shape = [0, 0, 0, 0];
+    for image in images {
+        shape = [shape[0] + 1, image.channels, image.height, image.width];
+        data.extend_from_slice(&image.data);
+    }
+    Tensor::from_data(TensorData::new(data, shape), device)
+}
+
+/// One-hot `[n, classes, h, w]` encoding of class maps.
+fn one_hot<'a>(
+    maps: impl Iterator<Item = &'a LabelMap>,
+    classes: usize,
+    device: &Device,
+) -> Tensor<4> {
+    let mut data = Vec::new();
+    let mut shape = [0, classes, 0, 0];
+    for map in maps {
+        shape = [shape[0] + 1, classes, map.height, map.width];
+        for k in 0..classes {
+            data.extend(
+                map.labels
+                    .iter()
+                    .map(|&label| if label as usize == k { 1.0f32 } else { 0.0 }),
+            );
+        }
+    }
+    Tensor::from_data(TensorData::new(data, shape), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_picks_the_largest_logit_and_the_lower_class_on_ties() {
+        // Two classes over three pixels: planes [a0 a1 a2] then [b0 b1 b2].
+        let output = [0.0, 2.0, 1.0, 1.0, 1.0, 1.0];
+        assert_eq!(argmax_classes(&output, 2, 3), vec![1, 0, 0]);
+    }
+
+    #[test]
+    fn one_hot_puts_each_label_in_its_plane() {
+        let device = Device::flex();
+        let map = LabelMap {
+            height: 1,
+            width: 3,
+            labels: vec![0, 2, 1],
+        };
+        let t = one_hot([&map].into_iter(), 3, &device);
+        assert_eq!(t.dims(), [1, 3, 1, 3]);
+        let v = t.into_data().try_to_vec::<f32>().expect("f32 tensor");
+        assert_eq!(v, vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
+    }
+}
