@@ -36,7 +36,6 @@ fn a_missing_config_file_is_named() {
 fn stages_of_later_issues_say_so_instead_of_pretending() {
     let run = tiny("name: tiny\ndata:\n  denoising: {}\n");
     for binary in [
-        env!("CARGO_BIN_EXE_convert"),
         env!("CARGO_BIN_EXE_finetune"),
         env!("CARGO_BIN_EXE_report"),
     ] {

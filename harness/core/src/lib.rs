@@ -1,6 +1,7 @@
 //! The numerical core of the Spiking-UNet harness: the paper's U-Net ([`model`]), its training
-//! losses ([`loss`]), the evaluation metrics of the authors' code ([`metrics`]) and the compute
-//! device selection ([`device`]).
+//! losses ([`loss`]), the evaluation metrics of the authors' code ([`metrics`]), spiking neurons
+//! ([`neuron`]), ANN→SNN conversion ([`convert`]), SNN simulation with spike and energy counts
+//! ([`simulate`]) and the compute device selection ([`device`]).
 //!
 //! In the pipeline train → convert → finetune → evaluate → report, this crate holds the maths of
 //! every stage and nothing else: it depends on burn only, never reads a file or a config, and
@@ -9,10 +10,14 @@
 //! `spiking-unet-data`; configs, artifacts and stage runners in `spiking-unet-experiment`.
 #![warn(missing_docs)]
 
+pub mod convert;
 pub mod device;
+pub mod interop;
 mod error;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod neuron;
+pub mod simulate;
 
 pub use error::{Error, Result};

@@ -76,11 +76,12 @@ impl UNetConfig {
         1 << self.depth
     }
 
-    /// Check the configuration (width and depth at least 1).
+    /// Check the configuration (width and channels at least 1). Depth 0 is allowed: a plain
+    /// chain conv1, conv2, head, useful to test conversion without pools or concatenations.
     pub fn validate(&self) -> Result<()> {
-        if self.width == 0 || self.depth == 0 || self.in_channels == 0 || self.out_channels == 0 {
+        if self.width == 0 || self.in_channels == 0 || self.out_channels == 0 {
             return Err(Error::InvalidModel(format!(
-                "width, depth, in_channels and out_channels must all be >= 1, got {self:?}"
+                "width, in_channels and out_channels must all be >= 1, got {self:?}"
             )));
         }
         Ok(())
@@ -266,6 +267,37 @@ impl UNet {
             n += 2;
         }
         sites
+    }
+
+    /// The `[channels, height, width]` of every site's activation for a `height x width` input,
+    /// in visiting order.
+    pub fn site_shapes(&self, height: usize, width: usize) -> Vec<(Site, [usize; 3])> {
+        let mut level = 0;
+        let mut channels = 0;
+        self.sites()
+            .into_iter()
+            .map(|site| {
+                match site {
+                    Site::Conv(n) => channels = self.convs[n - 1].weight.dims()[0],
+                    Site::Up(k) => {
+                        level -= 1;
+                        channels = self.ups[k - 1].weight.dims()[1];
+                    }
+                    Site::Pool(_) => level += 1,
+                }
+                (site, [channels, height >> level, width >> level])
+            })
+            .collect()
+    }
+
+    /// Neurons per sample at every site.
+    pub fn site_neuron_counts(&self, height: usize, width: usize) -> std::collections::BTreeMap<Site, usize> {
+        self.site_shapes(height, width).into_iter().map(|(site, [c, h, w])| (site, c * h * w)).collect()
+    }
+
+    /// Activation values per sample summed over all sites (a memory estimate).
+    pub fn site_elements(&self, height: usize, width: usize) -> u64 {
+        self.site_neuron_counts(height, width).values().map(|&n| n as u64).sum()
     }
 
     /// Multiply-accumulate operations of one forward pass on a `height x width` input: the

@@ -120,6 +120,9 @@ pub struct Manifest {
     pub provenance: Provenance,
     /// Present once training finished.
     pub training: Option<TrainingSummary>,
+    /// `(file, sha256)` when the weights were imported (`model.pretrained`) instead of trained.
+    #[serde(default)]
+    pub imported_from: Option<(PathBuf, String)>,
 }
 
 impl Manifest {
@@ -157,8 +160,23 @@ pub fn ann_key(config: &ExperimentConfig) -> String {
         "data": config.data,
         "model": config.model,
         "train": config.train,
+        // Imported weights are identified by content, so replacing the file gives a new key.
+        "pretrained": config.model.pretrained.as_ref().map(|p| sha256_file(p).unwrap_or_else(|_| p.display().to_string())),
     });
     short_hash(inputs.to_string().as_bytes())
+}
+
+/// SHA-256 of a file's bytes, as hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Manifest {
+    /// True when the folder holds usable weights (trained to the end, or imported).
+    pub fn is_complete(&self) -> bool {
+        self.training.is_some() || self.imported_from.is_some()
+    }
 }
 
 /// First 12 hex digits of the SHA-256 of `bytes`.
@@ -232,6 +250,23 @@ pub fn load_module<M: Module>(template: M, path: &Path) -> Result<M> {
     }
     let record = ModuleRecord::load(path).map_err(record_error)?;
     template.try_load_record(record).map_err(record_error)
+}
+
+/// Export the weights of an ANN or SNN artifact folder as safetensors in the authors' naming.
+pub fn export_weights(dir: &Path, out: &Path) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Shape {
+        unet: UNetConfig,
+        config: ExperimentConfig,
+    }
+    let shape: Shape = read_json(&dir.join(files::MANIFEST)).map_err(|_| Error::Artifact {
+        path: dir.to_path_buf(),
+        message: "not an artifact folder (no readable manifest.json)".into(),
+    })?;
+    let device = spiking_unet_core::device::device(&shape.config.backend)?;
+    let model = load_module(shape.unet.init(&device)?, &dir.join(files::MODEL))?;
+    spiking_unet_core::interop::export_safetensors(&model, out)?;
+    Ok(())
 }
 
 /// The commit of the working tree, `-dirty` when it has changes to tracked files.

@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use spiking_unet_core::convert::{Normalization, Statistic};
 use spiking_unet_core::model::{Head, UNetConfig};
+use spiking_unet_core::neuron::Neuron;
 use spiking_unet_data::denoising::DenoisingDataConfig;
 use spiking_unet_data::segmentation::SegmentationDataConfig;
 
@@ -44,6 +46,9 @@ pub struct ExperimentConfig {
     /// ANN training.
     #[serde(default)]
     pub train: TrainConfig,
+    /// ANN → SNN conversion.
+    #[serde(default)]
+    pub convert: ConvertConfig,
     /// Evaluation.
     #[serde(default)]
     pub evaluate: EvaluateConfig,
@@ -67,6 +72,10 @@ pub struct ModelConfig {
     pub width: usize,
     /// Pooling levels (paper 4). Default 4. Image sides must be multiples of 2^depth.
     pub depth: usize,
+    /// ANN weights to import instead of training: a safetensors file or a PyTorch state dict
+    /// (`.pt`/`.pth`) in the authors' naming (conv1..conv19, convtranspose1..4). Relative to
+    /// the working directory. Default null (train).
+    pub pretrained: Option<PathBuf>,
 }
 
 impl Default for ModelConfig {
@@ -74,6 +83,7 @@ impl Default for ModelConfig {
         ModelConfig {
             width: 16,
             depth: 4,
+            pretrained: None,
         }
     }
 }
@@ -146,18 +156,62 @@ impl Default for TrainConfig {
     }
 }
 
+/// ANN → SNN conversion. Every (normalization, neuron) pair becomes one SNN artifact; the
+/// factors of a normalization are computed once and shared by its neurons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConvertConfig {
+    /// Calibration samples for the activation statistics; null = the authors' choice: 32
+    /// random training patches (denoising), the first 64 training patches (segmentation).
+    pub calibration_samples: Option<usize>,
+    /// `max` or `{percentile: p}`. Default `{percentile: 99.9}` (the authors' "robust").
+    pub statistic: Statistic,
+    /// Any of `none`, `layer_wise`, `connection_wise`, `channel_wise`. Default `[connection_wise]`.
+    pub normalizations: Vec<Normalization>,
+    /// Neuron models, each `{kind: if, threshold: 1, reset: zero|subtract}`,
+    /// `{kind: multi_threshold, ladder: [2, 1, 0.5, 0.25]}` (or `ladder: {base, ratio, count}`)
+    /// or `{kind: burst, threshold: 1, max_spikes: 4}`. Default `[{kind: multi_threshold}]`.
+    pub neurons: Vec<Neuron>,
+    /// Reproduce the authors' connection-wise off-by-one (the last channel of each
+    /// concatenated branch left unscaled). Default false: the exact scheme.
+    pub authors_off_by_one: bool,
+}
+
+impl Default for ConvertConfig {
+    fn default() -> Self {
+        ConvertConfig {
+            calibration_samples: None,
+            statistic: Statistic::Percentile(99.9),
+            normalizations: vec![Normalization::ConnectionWise],
+            neurons: vec![Neuron::paper_mt()],
+            authors_off_by_one: false,
+        }
+    }
+}
+
 /// Evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvaluateConfig {
     /// Splits to evaluate. Default `[test]`.
     pub splits: Vec<Split>,
+    /// Time steps at which converted networks are scored, all from one simulation run up to
+    /// the largest. Default [4, 8, 16, 32, 64, 128].
+    pub time_steps: Vec<usize>,
+    /// Time steps each layer processes per batched call; null = as many as fit in
+    /// `memory_budget_mib`, at most 8 (1 = the step-by-step reference path). Default null.
+    pub time_chunk: Option<usize>,
+    /// Memory for one chunk's activations, in MiB, when `time_chunk` is null. Default 512.
+    pub memory_budget_mib: u64,
 }
 
 impl Default for EvaluateConfig {
     fn default() -> Self {
         EvaluateConfig {
             splits: vec![Split::Test],
+            time_steps: vec![4, 8, 16, 32, 64, 128],
+            time_chunk: None,
+            memory_budget_mib: 512,
         }
     }
 }
@@ -263,6 +317,31 @@ impl ExperimentConfig {
                 "evaluate.splits",
                 "list at least one of: train, validation, test".into(),
             ));
+        }
+        let convert = &self.convert;
+        if convert.calibration_samples == Some(0) {
+            return Err(invalid("convert.calibration_samples", "must be >= 1, or null for the authors' default".into()));
+        }
+        if let Statistic::Percentile(p) = convert.statistic
+            && !(p > 0.0 && p <= 100.0)
+        {
+            return Err(invalid("convert.statistic", format!("percentile must be in (0, 100], got {p}")));
+        }
+        if convert.normalizations.is_empty() {
+            return Err(invalid("convert.normalizations", "list at least one of: none, layer_wise, connection_wise, channel_wise".into()));
+        }
+        if convert.neurons.is_empty() {
+            return Err(invalid("convert.neurons", "list at least one neuron, e.g. {kind: multi_threshold}".into()));
+        }
+        for (i, neuron) in convert.neurons.iter().enumerate() {
+            neuron.validate().map_err(|err| invalid(&format!("convert.neurons[{i}]"), err.to_string()))?;
+        }
+        let steps = &self.evaluate.time_steps;
+        if steps.is_empty() || steps[0] == 0 || steps.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(invalid("evaluate.time_steps", format!("must be positive and strictly increasing, got {steps:?}")));
+        }
+        if self.evaluate.time_chunk == Some(0) {
+            return Err(invalid("evaluate.time_chunk", "must be >= 1, or null for automatic".into()));
         }
         let multiple = 1 << self.model.depth;
         match &self.data {

@@ -9,6 +9,7 @@
 
 pub mod artifacts;
 pub mod config;
+pub mod convert;
 mod error;
 pub mod evaluate;
 pub mod reproduce;

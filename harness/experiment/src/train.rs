@@ -29,8 +29,8 @@ use crate::{Error, Result};
 pub struct TrainOutcome {
     /// The artifact folder.
     pub dir: PathBuf,
-    /// How training ended.
-    pub summary: TrainingSummary,
+    /// How training ended (`None` when the weights were imported).
+    pub summary: Option<TrainingSummary>,
     /// `Some(k)` when the run continued from a checkpoint after epoch `k`.
     pub resumed_after_epoch: Option<usize>,
     /// True when the artifact was already complete and nothing ran.
@@ -77,14 +77,13 @@ pub fn train(config: &ExperimentConfig, config_path: &Path) -> Result<TrainOutco
     let manifest_path = dir.join(files::MANIFEST);
     if manifest_path.exists() {
         let manifest = Manifest::read(&dir)?;
-        if let Some(summary) = manifest.training {
-            return Ok(TrainOutcome {
-                dir,
-                summary,
-                resumed_after_epoch: None,
-                reused: true,
-            });
+        if manifest.is_complete() {
+            let summary = manifest.training;
+            return Ok(TrainOutcome { dir, summary, resumed_after_epoch: None, reused: true });
         }
+    }
+    if let Some(weights) = &config.model.pretrained {
+        return import_pretrained(config, config_path, weights, dir);
     }
 
     let task = Task::build(config)?;
@@ -127,6 +126,7 @@ pub fn train(config: &ExperimentConfig, config_path: &Path) -> Result<TrainOutco
             unet: unet.clone(),
             provenance,
             training: None,
+            imported_from: None,
         };
         artifacts::write_json(&manifest_path, &manifest)?;
     }
@@ -199,12 +199,27 @@ pub fn train(config: &ExperimentConfig, config_path: &Path) -> Result<TrainOutco
     let mut manifest = Manifest::read(&dir)?;
     manifest.training = Some(summary.clone());
     artifacts::write_json(&manifest_path, &manifest)?;
-    Ok(TrainOutcome {
-        dir,
-        summary,
-        resumed_after_epoch,
-        reused: false,
-    })
+    Ok(TrainOutcome { dir, summary: Some(summary), resumed_after_epoch, reused: false })
+}
+
+/// Make an ANN artifact from weights trained elsewhere (the authors' naming).
+fn import_pretrained(config: &ExperimentConfig, config_path: &Path, weights: &Path, dir: PathBuf) -> Result<TrainOutcome> {
+    let task = Task::build(config)?;
+    let unet = task.unet(config);
+    let device = spiking_unet_core::device::device(&config.backend)?;
+    let model = spiking_unet_core::interop::import_weights(&unet, weights, &device)?;
+    artifacts::save_module(model, &dir.join(files::MODEL))?;
+    let manifest = Manifest {
+        kind: ArtifactKind::Ann,
+        key: artifacts::ann_key(config),
+        config: config.clone(),
+        unet,
+        provenance: Provenance::collect(config, config_path, task.sources()),
+        training: None,
+        imported_from: Some((weights.to_path_buf(), artifacts::sha256_file(weights)?)),
+    };
+    artifacts::write_json(&dir.join(files::MANIFEST), &manifest)?;
+    Ok(TrainOutcome { dir, summary: None, resumed_after_epoch: None, reused: false })
 }
 
 /// The optimizer of the config, with PyTorch's default constants so runs compare to the authors'.

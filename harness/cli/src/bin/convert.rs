@@ -1,14 +1,12 @@
-//! `convert`: Convert a trained ANN U-Net into a spiking U-Net (IF / multi-threshold neurons, layer- or connection-wise normalization).
-//! Not implemented yet: it says so and exits with an error instead of pretending to work.
+//! `convert CONFIG`: convert the trained ANN of an experiment into one spiking U-Net per
+//! (normalization, neuron) pair of its `convert` section.
 
 use clap::Parser;
 use spiking_unet_cli::{ConfigArg, run};
-use spiking_unet_experiment::{Error, config};
+use spiking_unet_experiment::{config, convert};
 
 #[derive(Parser)]
-#[command(
-    about = "Convert a trained ANN U-Net into a spiking U-Net (IF / multi-threshold neurons, layer- or connection-wise normalization) (not implemented yet)"
-)]
+#[command(about = "Convert a trained ANN U-Net into spiking U-Nets (IF / multi-threshold / burst neurons; layer-, connection- or channel-wise normalization)")]
 struct Args {
     #[command(flatten)]
     config: ConfigArg,
@@ -17,7 +15,15 @@ struct Args {
 fn main() -> std::process::ExitCode {
     run(|| {
         let args = Args::parse();
-        config::load(&args.config.config)?;
-        Err(Error::NotImplemented("convert").into())
+        let config = config::load(&args.config.config)?;
+        if args.config.check {
+            println!("{}: valid", args.config.config.display());
+            return Ok(());
+        }
+        for outcome in convert::convert(&config, &args.config.config)? {
+            let verb = if outcome.reused { "already converted" } else { "converted" };
+            println!("{verb}: {} -> {}", outcome.label, outcome.dir.display());
+        }
+        Ok(())
     })
 }

@@ -9,7 +9,7 @@ use spiking_unet_cli::run;
 use spiking_unet_experiment::{config, reproduce};
 
 #[derive(Parser)]
-#[command(about = "Run the pipeline of one or more experiment configs (today: train -> evaluate)")]
+#[command(about = "Run the pipeline of one or more experiment configs (today: train -> convert -> evaluate)")]
 struct Args {
     /// YAML experiment configs, e.g. configs/quickstart-denoise.yaml configs/quickstart-segment.yaml.
     #[arg(required = true)]
@@ -28,19 +28,23 @@ fn main() -> std::process::ExitCode {
         for (path, config) in configs {
             let result = reproduce::reproduce(&config, path)
                 .with_context(|| format!("reproducing {}", path.display()))?;
-            println!("== {} ({})", config.name, result.ann_dir.display());
-            for row in result.ann_metrics.iter().filter(|r| r.image == "all") {
-                println!(
-                    "   ANN {:<10} {:<11} {:>9.4}",
-                    row.split.to_string(),
-                    row.metric,
-                    row.value
-                );
+            println!("== {}: ANN {}", config.name, result.training.dir.display());
+            for (label, rows) in &result.comparison.models {
+                let metric = |r: &&spiking_unet_experiment::evaluate::MetricRow| {
+                    r.image == "all" && ["psnr", "f1", "miou"].contains(&r.metric.as_str())
+                };
+                let values: Vec<String> = rows
+                    .iter()
+                    .filter(metric)
+                    .map(|r| match r.time_steps {
+                        Some(t) => format!("T={t}: {} {:.3}", r.metric, r.value),
+                        None => format!("{} {:.3}", r.metric, r.value),
+                    })
+                    .collect();
+                println!("   {label:<34} {}", values.join("  "));
             }
-            println!(
-                "   stages not available yet: {}",
-                result.stages_not_yet_available.join(", ")
-            );
+            println!("   all rows: {}", result.comparison.csv.display());
+            println!("   stages not available yet: {}", result.stages_not_yet_available.join(", "));
         }
         Ok(())
     })

@@ -23,21 +23,19 @@ fn main() -> std::process::ExitCode {
             return Ok(());
         }
         let outcome = train::train(&config, &args.config.config).context("training")?;
-        let s = &outcome.summary;
-        let verb = if outcome.reused {
-            "already trained"
-        } else {
-            "trained"
-        };
-        println!(
-            "{verb}: {} (epoch {} of {} kept, {} {} = {:.4})",
-            outcome.dir.display(),
-            s.selected_epoch,
-            s.epochs,
-            s.selection_split,
-            s.selection_metric,
-            s.selection_value
-        );
+        match &outcome.summary {
+            Some(s) => println!(
+                "{}: {} (epoch {} of {} kept, {} {} = {:.4})",
+                if outcome.reused { "already trained" } else { "trained" },
+                outcome.dir.display(),
+                s.selected_epoch,
+                s.epochs,
+                s.selection_split,
+                s.selection_metric,
+                s.selection_value
+            ),
+            None => println!("imported pretrained weights: {}", outcome.dir.display()),
+        }
         Ok(())
     })
 }
