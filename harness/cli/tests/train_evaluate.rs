@@ -6,26 +6,42 @@ fn train_convert_evaluate_write_complete_artifacts() {
     let output = run.run(env!("CARGO_BIN_EXE_train"), &[]);
     assert!(output.status.success(), "{}", printed(&output));
     let dir = run.ann_dir();
-    for file in ["manifest.json", "model.bpk", "training_curve.csv", "checkpoint/state.json"] {
+    for file in [
+        "manifest.json",
+        "model.bpk",
+        "training_curve.csv",
+        "checkpoint/state.json",
+    ] {
         assert!(dir.join(file).exists(), "{file} is written");
     }
-    let manifest: serde_json::Value = serde_json::from_str(&read(&dir.join("manifest.json"))).expect("JSON");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("manifest.json"))).expect("JSON");
     let provenance = &manifest["provenance"];
     assert_eq!(provenance["seed"], 3);
     assert_eq!(provenance["backend"], "flex");
     assert!(provenance["git_commit"].is_string());
-    let files = provenance["dataset_files"].as_array().expect("dataset files listed");
+    let files = provenance["dataset_files"]
+        .as_array()
+        .expect("dataset files listed");
     assert!(files.iter().any(|f| f[0] == "denoising/camera.png" && f[1].as_str().is_some_and(|h| h.len() == 64)));
     assert_eq!(manifest["training"]["epochs"], 2);
 
     // A second `train` reuses the finished artifact instead of training again.
     let again = run.run(env!("CARGO_BIN_EXE_train"), &[]);
-    assert!(printed(&again).contains("already trained"), "{}", printed(&again));
+    assert!(
+        printed(&again).contains("already trained"),
+        "{}",
+        printed(&again)
+    );
 
     // Evaluating the config needs its conversions; one artifact can be evaluated alone.
     let output = run.run(env!("CARGO_BIN_EXE_evaluate"), &[]);
     assert!(!output.status.success());
-    assert!(printed(&output).contains("run `convert`"), "{}", printed(&output));
+    assert!(
+        printed(&output).contains("run `convert`"),
+        "{}",
+        printed(&output)
+    );
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_evaluate"))
         .arg("--artifact")
         .arg(&dir)
@@ -35,7 +51,13 @@ fn train_convert_evaluate_write_complete_artifacts() {
     assert!(output.status.success(), "{}", printed(&output));
     let csv = read(&dir.join("evaluation.csv"));
     assert!(csv.starts_with("split,image,time_steps,metric,value\n"));
-    for needle in ["test,camera,,psnr,", "test,all,,psnr,", "test,all,,ssim,", "validation,cell,,psnr_noisy,", "test,all,,energy_pj,"] {
+    for needle in [
+        "test,camera,,psnr,",
+        "test,all,,psnr,",
+        "test,all,,ssim,",
+        "validation,cell,,psnr_noisy,",
+        "test,all,,energy_pj,",
+    ] {
         assert!(csv.contains(needle), "{needle} in\n{csv}");
     }
 
@@ -45,7 +67,11 @@ fn train_convert_evaluate_write_complete_artifacts() {
     let output = run.run(env!("CARGO_BIN_EXE_evaluate"), &["--time-steps", "2,4"]);
     assert!(output.status.success(), "{}", printed(&output));
     let comparison = read(&run.dir.path().join("runs/tiny/comparison.csv"));
-    for needle in ["ann,test,all,,psnr,", "connection_wise / mt[2,1,0.5,0.25],test,all,4,psnr,", ",test,all,2,energy_paper_pj,"] {
+    for needle in [
+        "ann,test,all,,psnr,",
+        "connection_wise / mt[2,1,0.5,0.25],test,all,4,psnr,",
+        ",test,all,2,energy_paper_pj,",
+    ] {
         assert!(comparison.contains(needle), "{needle} in\n{comparison}");
     }
 
@@ -59,5 +85,8 @@ fn train_convert_evaluate_write_complete_artifacts() {
         .output()
         .expect("export starts");
     assert!(output.status.success(), "{}", printed(&output));
-    assert!(String::from_utf8_lossy(&std::fs::read(&exported).expect("written")).contains("convtranspose2.weight"));
+    assert!(
+        String::from_utf8_lossy(&std::fs::read(&exported).expect("written"))
+            .contains("convtranspose2.weight")
+    );
 }

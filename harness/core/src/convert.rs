@@ -120,7 +120,10 @@ impl Scale {
     pub fn expand(&self, channels: usize) -> Vec<f32> {
         match self {
             Scale::Uniform(value) => vec![*value; channels],
-            Scale::Branches(branches) => branches.iter().flat_map(|&(n, v)| std::iter::repeat_n(v, n)).collect(),
+            Scale::Branches(branches) => branches
+                .iter()
+                .flat_map(|&(n, v)| std::iter::repeat_n(v, n))
+                .collect(),
             Scale::PerChannel(values) => values.clone(),
         }
     }
@@ -186,13 +189,17 @@ impl Activations {
             x
         });
         match failure {
-            Some(message) => Err(Error::Conversion(format!("reading calibration activations: {message}"))),
+            Some(message) => Err(Error::Conversion(format!(
+                "reading calibration activations: {message}"
+            ))),
             None => Ok(Activations { sites }),
         }
     }
 
     fn site(&self, site: Site) -> Result<&(Vec<f32>, [usize; 4])> {
-        self.sites.get(&site).ok_or_else(|| Error::Conversion(format!("no activation recorded at {site}")))
+        self.sites
+            .get(&site)
+            .ok_or_else(|| Error::Conversion(format!("no activation recorded at {site}")))
     }
 
     /// The statistic over all elements of the given sites together.
@@ -211,7 +218,9 @@ impl Activations {
         let plane = h * w;
         Ok((0..c)
             .map(|k| {
-                let mut channel: Vec<f32> = (0..n).flat_map(|i| values[(i * c + k) * plane..][..plane].iter().copied()).collect();
+                let mut channel: Vec<f32> = (0..n)
+                    .flat_map(|i| values[(i * c + k) * plane..][..plane].iter().copied())
+                    .collect();
                 statistic.of(&mut channel)
             })
             .collect())
@@ -246,11 +255,17 @@ fn layer_graph(model: &UNet) -> Vec<(Layer, Vec<Site>, Option<Site>)> {
                 previous = Some(site);
             }
             Site::Conv(n) | Site::Up(n) => {
-                let layer = if matches!(site, Site::Conv(_)) { Layer::Conv(n) } else { Layer::Up(n) };
+                let layer = if matches!(site, Site::Conv(_)) {
+                    Layer::Conv(n)
+                } else {
+                    Layer::Up(n)
+                };
                 // The first conv after an up-sampling reads cat(skip, up).
                 let inputs = match previous {
                     None => vec![],
-                    Some(Site::Up(k)) if matches!(site, Site::Conv(_)) => vec![skips[depth - k], Site::Up(k)],
+                    Some(Site::Up(k)) if matches!(site, Site::Conv(_)) => {
+                        vec![skips[depth - k], Site::Up(k)]
+                    }
                     Some(p) => vec![p],
                 };
                 graph.push((layer, inputs, Some(site)));
@@ -294,7 +309,10 @@ fn producer(model: &UNet, site: Site) -> Site {
     match site {
         Site::Pool(_) => {
             let sites = model.sites();
-            let index = sites.iter().position(|s| *s == site).expect("pool sites come from sites()");
+            let index = sites
+                .iter()
+                .position(|s| *s == site)
+                .expect("pool sites come from sites()");
             producer(model, sites[index - 1])
         }
         other => other,
@@ -302,7 +320,12 @@ fn producer(model: &UNet, site: Site) -> Site {
 }
 
 /// Compute the scale factors of `model` from its calibration activations.
-pub fn scale_factors(model: &UNet, activations: &Activations, spec: &ConversionSpec, calibration_samples: usize) -> Result<ScaleFactors> {
+pub fn scale_factors(
+    model: &UNet,
+    activations: &Activations,
+    spec: &ConversionSpec,
+    calibration_samples: usize,
+) -> Result<ScaleFactors> {
     let stat = spec.statistic;
     let mut layers = Vec::new();
     for (layer, inputs, output) in layer_graph(model) {
@@ -313,7 +336,9 @@ pub fn scale_factors(model: &UNet, activations: &Activations, spec: &ConversionS
         };
         let lambda_out = match (spec.normalization, output) {
             (Normalization::None, _) | (_, None) => Scale::Uniform(1.0),
-            (Normalization::ChannelWise, Some(site)) => Scale::PerChannel(activations.per_channel(site, stat)?),
+            (Normalization::ChannelWise, Some(site)) => {
+                Scale::PerChannel(activations.per_channel(site, stat)?)
+            }
             (_, Some(site)) => Scale::Uniform(activations.scalar(&[site], stat)?),
         };
         let lambda_in = if inputs.is_empty() {
@@ -343,9 +368,17 @@ pub fn scale_factors(model: &UNet, activations: &Activations, spec: &ConversionS
                 }
             }
         };
-        layers.push(LayerScale { layer: name, lambda_in, lambda_out });
+        layers.push(LayerScale {
+            layer: name,
+            lambda_in,
+            lambda_out,
+        });
     }
-    Ok(ScaleFactors { spec: spec.clone(), calibration_samples, layers })
+    Ok(ScaleFactors {
+        spec: spec.clone(),
+        calibration_samples,
+        layers,
+    })
 }
 
 /// A copy of `model` with every weighted layer rescaled by `factors`.
@@ -355,7 +388,11 @@ pub fn rescale(model: &UNet, factors: &ScaleFactors) -> Result<UNet> {
             .layers
             .iter()
             .find(|l| l.layer == name)
-            .ok_or_else(|| Error::Conversion(format!("no scale factors for {name}: they belong to another network")))
+            .ok_or_else(|| {
+                Error::Conversion(format!(
+                    "no scale factors for {name}: they belong to another network"
+                ))
+            })
     };
     let off_by_one = factors.spec.authors_off_by_one;
     let mut scaled = model.clone();
@@ -365,7 +402,11 @@ pub fn rescale(model: &UNet, factors: &ScaleFactors) -> Result<UNet> {
     for (k, up) in scaled.ups.iter_mut().enumerate() {
         *up = rescale_up(up, find(format!("convtranspose{}", k + 1))?)?;
     }
-    scaled.head = rescale_conv(&scaled.head, find(format!("conv{}", model.convs.len() + 1))?, off_by_one)?;
+    scaled.head = rescale_conv(
+        &scaled.head,
+        find(format!("conv{}", model.convs.len() + 1))?,
+        off_by_one,
+    )?;
     Ok(scaled)
 }
 
@@ -382,7 +423,11 @@ fn input_scale(scale: &LayerScale, channels: usize, authors_off_by_one: bool) ->
         }
     }
     if values.len() != channels {
-        return Err(Error::Conversion(format!("{}: {} input scales for {channels} channels", scale.layer, values.len())));
+        return Err(Error::Conversion(format!(
+            "{}: {} input scales for {channels} channels",
+            scale.layer,
+            values.len()
+        )));
     }
     Ok(values)
 }
@@ -398,8 +443,11 @@ fn rescale_conv(conv: &Conv2d, scale: &LayerScale, authors_off_by_one: bool) -> 
     let lambda_in = input_scale(scale, in_channels, authors_off_by_one)?;
     let lambda_out = scale.lambda_out.expand(out_channels);
     // W'[o, i] = W[o, i] · λ_in[i] / λ_out[o]; weight layout [out, in, kh, kw].
-    let factor = factor_tensor(lambda_in, [1, in_channels, 1, 1], &device)
-        .div(factor_tensor(lambda_out.clone(), [out_channels, 1, 1, 1], &device));
+    let factor = factor_tensor(lambda_in, [1, in_channels, 1, 1], &device).div(factor_tensor(
+        lambda_out.clone(),
+        [out_channels, 1, 1, 1],
+        &device,
+    ));
     let mut scaled = conv.clone();
     scaled.weight = Param::from_tensor(weight * factor);
     scaled.bias = conv.bias.as_ref().map(|bias| {
@@ -416,8 +464,11 @@ fn rescale_up(up: &ConvTranspose2d, scale: &LayerScale) -> Result<ConvTranspose2
     let [in_channels, out_channels, _, _] = weight.dims();
     let lambda_in = input_scale(scale, in_channels, false)?;
     let lambda_out = scale.lambda_out.expand(out_channels);
-    let factor = factor_tensor(lambda_in, [in_channels, 1, 1, 1], &device)
-        .div(factor_tensor(lambda_out.clone(), [1, out_channels, 1, 1], &device));
+    let factor = factor_tensor(lambda_in, [in_channels, 1, 1, 1], &device).div(factor_tensor(
+        lambda_out.clone(),
+        [1, out_channels, 1, 1],
+        &device,
+    ));
     let mut scaled = up.clone();
     scaled.weight = Param::from_tensor(weight * factor);
     scaled.bias = up.bias.as_ref().map(|bias| {
@@ -440,25 +491,46 @@ mod tests {
         let mut values: Vec<f32> = (0..1000).rev().map(|v| v as f32).collect();
         assert!((percentile_linear(&mut values, 99.9) - 998.001).abs() < 1e-3);
         assert_eq!(percentile_linear(&mut [5.0], 99.9), 5.0);
-        assert_eq!(Statistic::Percentile(99.9).of(&mut [0.0, 0.0]), 1.0, "a zero statistic becomes 1");
+        assert_eq!(
+            Statistic::Percentile(99.9).of(&mut [0.0, 0.0]),
+            1.0,
+            "a zero statistic becomes 1"
+        );
         assert_eq!(Statistic::Max.of(&mut [0.5, 3.0, 1.0]), 3.0);
     }
 
     fn small_unet(depth: usize) -> UNet {
         let device = Device::flex();
         device.seed(7);
-        UNetConfig { in_channels: 1, out_channels: 1, width: 4, depth, head: Head::Residual }
-            .init(&device)
-            .expect("valid config")
+        UNetConfig {
+            in_channels: 1,
+            out_channels: 1,
+            width: 4,
+            depth,
+            head: Head::Residual,
+        }
+        .init(&device)
+        .expect("valid config")
     }
 
     #[test]
     fn the_layer_graph_follows_the_authors_table() {
         let graph = layer_graph(&small_unet(4));
-        let find = |l: Layer| graph.iter().find(|(layer, _, _)| *layer == l).expect("layer present").1.clone();
+        let find = |l: Layer| {
+            graph
+                .iter()
+                .find(|(layer, _, _)| *layer == l)
+                .expect("layer present")
+                .1
+                .clone()
+        };
         assert_eq!(find(Layer::Conv(1)), vec![]);
         assert_eq!(find(Layer::Conv(3)), vec![Site::Pool(1)]);
-        assert_eq!(find(Layer::Conv(11)), vec![Site::Conv(8), Site::Up(1)], "conv11 reads cat(relu8, reluT1)");
+        assert_eq!(
+            find(Layer::Conv(11)),
+            vec![Site::Conv(8), Site::Up(1)],
+            "conv11 reads cat(relu8, reluT1)"
+        );
         assert_eq!(find(Layer::Conv(17)), vec![Site::Conv(2), Site::Up(4)]);
         assert_eq!(find(Layer::Up(1)), vec![Site::Conv(10)]);
         assert_eq!(find(Layer::Head), vec![Site::Conv(18)]);
@@ -472,9 +544,20 @@ mod tests {
         let model = small_unet(0);
         let x = Tensor::<4>::random([4, 1, 16, 16], Distribution::Default, &device);
         let activations = Activations::record(&model, x).expect("recorded");
-        let spec = |normalization| ConversionSpec { normalization, statistic: Statistic::Percentile(99.9), authors_off_by_one: false };
-        let layer = scale_factors(&model, &activations, &spec(Normalization::LayerWise), 4).expect("factors");
-        let connection = scale_factors(&model, &activations, &spec(Normalization::ConnectionWise), 4).expect("factors");
+        let spec = |normalization| ConversionSpec {
+            normalization,
+            statistic: Statistic::Percentile(99.9),
+            authors_off_by_one: false,
+        };
+        let layer = scale_factors(&model, &activations, &spec(Normalization::LayerWise), 4)
+            .expect("factors");
+        let connection = scale_factors(
+            &model,
+            &activations,
+            &spec(Normalization::ConnectionWise),
+            4,
+        )
+        .expect("factors");
         assert_eq!(layer.layers, connection.layers);
     }
 
@@ -484,17 +567,56 @@ mod tests {
         let model = small_unet(2);
         let x = Tensor::<4>::random([2, 1, 16, 16], Distribution::Default, &device);
         let activations = Activations::record(&model, x).expect("recorded");
-        let spec = |normalization, authors_off_by_one| ConversionSpec { normalization, statistic: Statistic::Max, authors_off_by_one };
-        let factors = scale_factors(&model, &activations, &spec(Normalization::ConnectionWise, false), 2).expect("factors");
+        let spec = |normalization, authors_off_by_one| ConversionSpec {
+            normalization,
+            statistic: Statistic::Max,
+            authors_off_by_one,
+        };
+        let factors = scale_factors(
+            &model,
+            &activations,
+            &spec(Normalization::ConnectionWise, false),
+            2,
+        )
+        .expect("factors");
         let lambda = |site| activations.scalar(&[site], Statistic::Max).expect("site");
         // depth 2: conv7 reads cat(relu4, reluT1).
-        let conv7 = factors.layers.iter().find(|l| l.layer == "conv7").expect("conv7");
-        assert_eq!(conv7.lambda_in, Scale::Branches(vec![(8, lambda(Site::Conv(4))), (8, lambda(Site::Up(1)))]));
-        let conv3 = factors.layers.iter().find(|l| l.layer == "conv3").expect("conv3");
-        assert_eq!(conv3.lambda_in, Scale::Uniform(lambda(Site::Conv(2))), "pools are transparent");
-        let layer = scale_factors(&model, &activations, &spec(Normalization::LayerWise, false), 2).expect("factors");
-        let conv3_layer = layer.layers.iter().find(|l| l.layer == "conv3").expect("conv3");
-        assert_eq!(conv3_layer.lambda_in, Scale::Uniform(lambda(Site::Pool(1))), "layer-wise measures the pooled tensor");
+        let conv7 = factors
+            .layers
+            .iter()
+            .find(|l| l.layer == "conv7")
+            .expect("conv7");
+        assert_eq!(
+            conv7.lambda_in,
+            Scale::Branches(vec![(8, lambda(Site::Conv(4))), (8, lambda(Site::Up(1)))])
+        );
+        let conv3 = factors
+            .layers
+            .iter()
+            .find(|l| l.layer == "conv3")
+            .expect("conv3");
+        assert_eq!(
+            conv3.lambda_in,
+            Scale::Uniform(lambda(Site::Conv(2))),
+            "pools are transparent"
+        );
+        let layer = scale_factors(
+            &model,
+            &activations,
+            &spec(Normalization::LayerWise, false),
+            2,
+        )
+        .expect("factors");
+        let conv3_layer = layer
+            .layers
+            .iter()
+            .find(|l| l.layer == "conv3")
+            .expect("conv3");
+        assert_eq!(
+            conv3_layer.lambda_in,
+            Scale::Uniform(lambda(Site::Pool(1))),
+            "layer-wise measures the pooled tensor"
+        );
 
         // The authors' off-by-one leaves channels 7 and 15 of conv7's input unscaled.
         let exact = input_scale(conv7, 16, false).expect("16 channels");
@@ -516,16 +638,30 @@ mod tests {
         let model = small_unet(2);
         let x = Tensor::<4>::random([2, 1, 16, 16], Distribution::Default, &device);
         let activations = Activations::record(&model, x.clone()).expect("recorded");
-        for normalization in [Normalization::LayerWise, Normalization::ConnectionWise, Normalization::ChannelWise] {
-            let spec = ConversionSpec { normalization, statistic: Statistic::Max, authors_off_by_one: false };
+        for normalization in [
+            Normalization::LayerWise,
+            Normalization::ConnectionWise,
+            Normalization::ChannelWise,
+        ] {
+            let spec = ConversionSpec {
+                normalization,
+                statistic: Statistic::Max,
+                authors_off_by_one: false,
+            };
             let factors = scale_factors(&model, &activations, &spec, 2).expect("factors");
             let scaled = rescale(&model, &factors).expect("rescaled");
-            let diff = (scaled.forward(x.clone()) - model.forward(x.clone())).abs().max().into_scalar::<f32>();
+            let diff = (scaled.forward(x.clone()) - model.forward(x.clone()))
+                .abs()
+                .max()
+                .into_scalar::<f32>();
             let expected_exact = normalization != Normalization::LayerWise;
             if expected_exact {
                 assert!(diff < 1e-4, "{normalization:?}: max difference {diff}");
             } else {
-                assert!(diff > 1e-4, "layer-wise mis-scales pools and concatenations, so the ANN changes");
+                assert!(
+                    diff > 1e-4,
+                    "layer-wise mis-scales pools and concatenations, so the ANN changes"
+                );
             }
         }
     }

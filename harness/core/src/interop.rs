@@ -17,25 +17,33 @@ use crate::{Error, Result};
 
 /// `(pattern, replacement)` pairs renaming burn paths to the authors' names.
 fn to_authors(model: &UNet) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> =
-        (0..model.convs.len()).map(|i| (format!(r"^convs\.{i}\."), format!("conv{}.", i + 1))).collect();
-    pairs.extend((0..model.ups.len()).map(|k| (format!(r"^ups\.{k}\."), format!("convtranspose{}.", k + 1))));
+    let mut pairs: Vec<(String, String)> = (0..model.convs.len())
+        .map(|i| (format!(r"^convs\.{i}\."), format!("conv{}.", i + 1)))
+        .collect();
+    pairs.extend(
+        (0..model.ups.len()).map(|k| (format!(r"^ups\.{k}\."), format!("convtranspose{}.", k + 1))),
+    );
     pairs.push((r"^head\.".into(), format!("conv{}.", model.convs.len() + 1)));
     pairs
 }
 
 /// The inverse renaming, authors' names to burn paths.
 fn from_authors(model: &UNet) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> =
-        (0..model.convs.len()).map(|i| (format!(r"^conv{}\.", i + 1), format!("convs.{i}."))).collect();
-    pairs.extend((0..model.ups.len()).map(|k| (format!(r"^convtranspose{}\.", k + 1), format!("ups.{k}."))));
+    let mut pairs: Vec<(String, String)> = (0..model.convs.len())
+        .map(|i| (format!(r"^conv{}\.", i + 1), format!("convs.{i}.")))
+        .collect();
+    pairs.extend(
+        (0..model.ups.len()).map(|k| (format!(r"^convtranspose{}\.", k + 1), format!("ups.{k}."))),
+    );
     pairs.push((format!(r"^conv{}\.", model.convs.len() + 1), "head.".into()));
     pairs
 }
 
 /// Write `model`'s weights to a safetensors file in the authors' naming.
 pub fn export_safetensors(model: &UNet, path: &Path) -> Result<()> {
-    let mut store = SafetensorsStore::from_file(path).metadata("format", "pt").metadata("producer", "spiking-unet-harness");
+    let mut store = SafetensorsStore::from_file(path)
+        .metadata("format", "pt")
+        .metadata("producer", "spiking-unet-harness");
     for (pattern, replacement) in to_authors(model) {
         store = store.with_key_remapping(pattern, replacement);
     }
@@ -48,7 +56,10 @@ pub fn export_safetensors(model: &UNet, path: &Path) -> Result<()> {
 /// file or a PyTorch state dict (chosen by extension: `.safetensors`, `.pt`, `.pth`).
 pub fn import_weights(config: &UNetConfig, path: &Path, device: &Device) -> Result<UNet> {
     let mut model = config.init(device)?;
-    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
     let result = match extension {
         "safetensors" => {
             let mut store = SafetensorsStore::from_file(path);
@@ -92,7 +103,11 @@ pub fn import_weights(config: &UNetConfig, path: &Path, device: &Device) -> Resu
             config.width,
             config.depth,
             result.unused,
-            result.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()
+            result
+                .errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
         )));
     }
     Ok(model)
@@ -108,7 +123,13 @@ mod tests {
     fn safetensors_round_trip_in_the_authors_naming() {
         let device = Device::flex();
         device.seed(3);
-        let config = UNetConfig { in_channels: 1, out_channels: 2, width: 4, depth: 4, head: Head::Logits };
+        let config = UNetConfig {
+            in_channels: 1,
+            out_channels: 2,
+            width: 4,
+            depth: 4,
+            head: Head::Logits,
+        };
         let model = config.init(&device).expect("valid config");
         let dir = std::env::temp_dir().join(format!("spiking-unet-interop-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temporary folder");
@@ -119,14 +140,26 @@ mod tests {
         let bytes = std::fs::read(&path).expect("written");
         let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
         let header = String::from_utf8_lossy(&bytes[8..8 + header_len]).to_string();
-        for name in ["conv1.weight", "conv18.bias", "conv19.weight", "convtranspose1.weight", "convtranspose4.bias"] {
-            assert!(header.contains(&format!("\"{name}\"")), "{name} in {header}");
+        for name in [
+            "conv1.weight",
+            "conv18.bias",
+            "conv19.weight",
+            "convtranspose1.weight",
+            "convtranspose4.bias",
+        ] {
+            assert!(
+                header.contains(&format!("\"{name}\"")),
+                "{name} in {header}"
+            );
         }
         assert!(!header.contains("convs."), "no burn paths leak: {header}");
 
         let back = import_weights(&config, &path, &device).expect("imported");
         let x = Tensor::<4>::random([1, 1, 32, 32], Distribution::Default, &device);
-        let diff = (model.forward(x.clone()) - back.forward(x)).abs().max().into_scalar::<f32>();
+        let diff = (model.forward(x.clone()) - back.forward(x))
+            .abs()
+            .max()
+            .into_scalar::<f32>();
         assert_eq!(diff, 0.0, "identical weights give identical outputs");
 
         let wrong = UNetConfig { width: 8, ..config };

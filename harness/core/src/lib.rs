@@ -12,8 +12,8 @@
 
 pub mod convert;
 pub mod device;
-pub mod interop;
 mod error;
+pub mod interop;
 pub mod loss;
 pub mod metrics;
 pub mod model;

@@ -291,13 +291,23 @@ impl UNet {
     }
 
     /// Neurons per sample at every site.
-    pub fn site_neuron_counts(&self, height: usize, width: usize) -> std::collections::BTreeMap<Site, usize> {
-        self.site_shapes(height, width).into_iter().map(|(site, [c, h, w])| (site, c * h * w)).collect()
+    pub fn site_neuron_counts(
+        &self,
+        height: usize,
+        width: usize,
+    ) -> std::collections::BTreeMap<Site, usize> {
+        self.site_shapes(height, width)
+            .into_iter()
+            .map(|(site, [c, h, w])| (site, c * h * w))
+            .collect()
     }
 
     /// Activation values per sample summed over all sites (a memory estimate).
     pub fn site_elements(&self, height: usize, width: usize) -> u64 {
-        self.site_neuron_counts(height, width).values().map(|&n| n as u64).sum()
+        self.site_neuron_counts(height, width)
+            .values()
+            .map(|&n| n as u64)
+            .sum()
     }
 
     /// Multiply-accumulate operations of one forward pass on a `height x width` input: the

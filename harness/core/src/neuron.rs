@@ -112,7 +112,9 @@ pub enum Neuron {
 impl Neuron {
     /// The paper's MT neuron with its ladder {2, 1, 0.5, 0.25}.
     pub fn paper_mt() -> Neuron {
-        Neuron::MultiThreshold { ladder: Ladder::paper() }
+        Neuron::MultiThreshold {
+            ladder: Ladder::paper(),
+        }
     }
 
     /// A short label for tables: `if-zero`, `if-subtract`, `mt[2,1,0.5,0.25]`, `burst4`.
@@ -123,14 +125,25 @@ impl Neuron {
                     Reset::Zero => "zero",
                     Reset::Subtract => "subtract",
                 };
-                if *threshold == 1.0 { format!("if-{reset}") } else { format!("if-{reset}-th{threshold}") }
+                if *threshold == 1.0 {
+                    format!("if-{reset}")
+                } else {
+                    format!("if-{reset}-th{threshold}")
+                }
             }
             Neuron::MultiThreshold { ladder } => {
                 let list: Vec<String> = ladder.thresholds().iter().map(|t| t.to_string()).collect();
                 format!("mt[{}]", list.join(","))
             }
-            Neuron::Burst { threshold, max_spikes } => {
-                if *threshold == 1.0 { format!("burst{max_spikes}") } else { format!("burst{max_spikes}-th{threshold}") }
+            Neuron::Burst {
+                threshold,
+                max_spikes,
+            } => {
+                if *threshold == 1.0 {
+                    format!("burst{max_spikes}")
+                } else {
+                    format!("burst{max_spikes}-th{threshold}")
+                }
             }
         }
     }
@@ -139,22 +152,32 @@ impl Neuron {
     pub fn validate(&self) -> Result<()> {
         let bad = |message: String| Err(Error::InvalidNeuron(message));
         match self {
-            Neuron::If { threshold, .. } | Neuron::Burst { threshold, .. } if !(*threshold > 0.0 && threshold.is_finite()) => {
-                bad(format!("threshold must be a positive number, got {threshold}"))
+            Neuron::If { threshold, .. } | Neuron::Burst { threshold, .. }
+                if !(*threshold > 0.0 && threshold.is_finite()) =>
+            {
+                bad(format!(
+                    "threshold must be a positive number, got {threshold}"
+                ))
             }
             Neuron::Burst { max_spikes: 0, .. } => bad("max_spikes must be >= 1".into()),
             Neuron::MultiThreshold { ladder } => {
                 if let Ladder::Geometric { ratio, count, .. } = ladder
                     && (!(*ratio > 0.0 && *ratio < 1.0) || *count == 0)
                 {
-                    return bad(format!("a generated ladder needs 0 < ratio < 1 and count >= 1, got ratio {ratio}, count {count}"));
+                    return bad(format!(
+                        "a generated ladder needs 0 < ratio < 1 and count >= 1, got ratio {ratio}, count {count}"
+                    ));
                 }
                 let values = ladder.thresholds();
                 if values.is_empty() || values.iter().any(|t| !(*t > 0.0 && t.is_finite())) {
-                    return bad(format!("ladder thresholds must be positive numbers, got {values:?}"));
+                    return bad(format!(
+                        "ladder thresholds must be positive numbers, got {values:?}"
+                    ));
                 }
                 if values.windows(2).any(|w| w[0] == w[1]) {
-                    return bad(format!("ladder thresholds must be distinct, got {values:?}"));
+                    return bad(format!(
+                        "ladder thresholds must be distinct, got {values:?}"
+                    ));
                 }
                 Ok(())
             }
@@ -190,7 +213,10 @@ impl Neuron {
                 }
                 (emitted, spikes)
             }
-            Neuron::Burst { threshold, max_spikes } => {
+            Neuron::Burst {
+                threshold,
+                max_spikes,
+            } => {
                 let n = burst_count(*v, *threshold, *max_spikes);
                 let emitted = n as f32 * threshold;
                 *v -= emitted;
@@ -227,7 +253,14 @@ impl NeuronLayer {
             Neuron::MultiThreshold { ladder } => ladder.thresholds(),
             Neuron::If { threshold, .. } | Neuron::Burst { threshold, .. } => vec![*threshold],
         };
-        NeuronLayer { neuron, thresholds, membrane: None, accumulated_input: None, accumulated_output: None, spikes: None }
+        NeuronLayer {
+            neuron,
+            thresholds,
+            membrane: None,
+            accumulated_input: None,
+            accumulated_output: None,
+            spikes: None,
+        }
     }
 
     /// Forget all state (v = 0, accumulators and counters = 0).
@@ -253,7 +286,11 @@ impl NeuronLayer {
         let batch = rows / steps;
         let mut outputs = Vec::with_capacity(steps);
         for t in 0..steps {
-            let current = if steps == 1 { input.clone() } else { input.clone().narrow(0, t * batch, batch) };
+            let current = if steps == 1 {
+                input.clone()
+            } else {
+                input.clone().narrow(0, t * batch, batch)
+            };
             outputs.push(self.step_once(current));
         }
         if steps == 1 {
@@ -292,25 +329,42 @@ impl NeuronLayer {
                 }
                 (v, emitted, spikes)
             }
-            Neuron::Burst { threshold, max_spikes } => {
-                let n = v.clone().div_scalar(*threshold).floor().clamp(0.0, *max_spikes as f32);
+            Neuron::Burst {
+                threshold,
+                max_spikes,
+            } => {
+                let n = v
+                    .clone()
+                    .div_scalar(*threshold)
+                    .floor()
+                    .clamp(0.0, *max_spikes as f32);
                 let emitted = n.clone().mul_scalar(*threshold);
                 (v - emitted.clone(), emitted, n)
             }
         };
         self.membrane = Some(v);
-        let add = |acc: Option<Tensor<4>>, x: Tensor<4>| Some(match acc { Some(a) => a + x, None => x });
+        let add = |acc: Option<Tensor<4>>, x: Tensor<4>| {
+            Some(match acc {
+                Some(a) => a + x,
+                None => x,
+            })
+        };
         self.accumulated_input = add(self.accumulated_input.take(), current);
         self.accumulated_output = add(self.accumulated_output.take(), emitted.clone());
         let count = spikes.sum();
-        self.spikes = Some(match self.spikes.take() { Some(s) => s + count, None => count });
+        self.spikes = Some(match self.spikes.take() {
+            Some(s) => s + count,
+            None => count,
+        });
         emitted
     }
 
     /// Spikes emitted since the last reset, over all neurons of the layer (a crossed MT
     /// threshold counts as one spike, as in the paper).
     pub fn spike_count(&self) -> f64 {
-        self.spikes.clone().map_or(0.0, |s| s.into_scalar::<f32>() as f64)
+        self.spikes
+            .clone()
+            .map_or(0.0, |s| s.into_scalar::<f32>() as f64)
     }
 
     /// Σ_t of the emitted values (IF: θ·count; MT: sum of ladders crossed), per neuron.
@@ -336,7 +390,10 @@ impl NeuronLayer {
 
 /// A constant `[1, 1, 1, n]` tensor of `values`, for tests and small probes.
 pub fn row(values: &[f32], device: &burn::tensor::Device) -> Tensor<4> {
-    Tensor::from_data(TensorData::new(values.to_vec(), [1, 1, 1, values.len()]), device)
+    Tensor::from_data(
+        TensorData::new(values.to_vec(), [1, 1, 1, values.len()]),
+        device,
+    )
 }
 
 #[cfg(test)]
@@ -345,7 +402,10 @@ mod tests {
     use burn::tensor::Device;
 
     fn if_neuron(reset: Reset) -> Neuron {
-        Neuron::If { threshold: 1.0, reset }
+        Neuron::If {
+            threshold: 1.0,
+            reset,
+        }
     }
 
     /// Run a scalar neuron on a constant input; return (emitted per step, final v, spikes).
@@ -369,7 +429,11 @@ mod tests {
             let mut layer = NeuronLayer::new(neuron.clone());
             let emitted: Vec<f32> = if chunked {
                 let x = row(&[input], &device).repeat_dim(0, steps);
-                layer.step(x, steps).into_data().try_to_vec::<f32>().expect("f32")
+                layer
+                    .step(x, steps)
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .expect("f32")
             } else {
                 (0..steps)
                     .map(|_| layer.step(row(&[input], &device), 1).into_scalar::<f32>())
@@ -382,13 +446,29 @@ mod tests {
     }
 
     /// Check a trajectory of authors-code §2.3 on both paths.
-    fn check(neuron: &Neuron, input: f32, steps: usize, expected: &[f32], final_v: f32, spikes: u32) {
+    fn check(
+        neuron: &Neuron,
+        input: f32,
+        steps: usize,
+        expected: &[f32],
+        final_v: f32,
+        spikes: u32,
+    ) {
         let (emitted, v, n) = scalar_run(neuron, input, steps);
         assert_eq!(emitted, expected, "{} x={input}: emitted", neuron.label());
-        assert!((v - final_v).abs() < 1e-5, "{} x={input}: v = {v}, expected {final_v}", neuron.label());
+        assert!(
+            (v - final_v).abs() < 1e-5,
+            "{} x={input}: v = {v}, expected {final_v}",
+            neuron.label()
+        );
         assert_eq!(n, spikes, "{} x={input}: spikes", neuron.label());
         for (emitted_t, v_t, n_t) in tensor_runs(neuron, input, steps) {
-            assert_eq!(emitted_t, expected, "tensor path, {} x={input}", neuron.label());
+            assert_eq!(
+                emitted_t,
+                expected,
+                "tensor path, {} x={input}",
+                neuron.label()
+            );
             assert_eq!(v_t, v, "tensor and scalar membranes agree bit for bit");
             assert_eq!(n_t, spikes as f64);
         }
@@ -397,10 +477,38 @@ mod tests {
     #[test]
     fn multi_threshold_trajectories_of_the_reference() {
         let mt = Neuron::paper_mt();
-        check(&mt, 0.3, 8, &[0.25, 0.25, 0.25, 0.25, 0.5, 0.25, 0.25, 0.25], 0.15, 8);
-        check(&mt, 0.6, 8, &[0.5, 0.5, 0.75, 0.5, 0.75, 0.5, 0.5, 0.75], 0.05, 11);
-        check(&mt, 1.0, 8, &[0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 0.25, 9);
-        check(&mt, 1.7, 8, &[1.5, 1.75, 1.75, 1.75, 1.75, 1.5, 1.75, 1.75], 0.10, 22);
+        check(
+            &mt,
+            0.3,
+            8,
+            &[0.25, 0.25, 0.25, 0.25, 0.5, 0.25, 0.25, 0.25],
+            0.15,
+            8,
+        );
+        check(
+            &mt,
+            0.6,
+            8,
+            &[0.5, 0.5, 0.75, 0.5, 0.75, 0.5, 0.5, 0.75],
+            0.05,
+            11,
+        );
+        check(
+            &mt,
+            1.0,
+            8,
+            &[0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+            0.25,
+            9,
+        );
+        check(
+            &mt,
+            1.7,
+            8,
+            &[1.5, 1.75, 1.75, 1.75, 1.75, 1.5, 1.75, 1.75],
+            0.10,
+            22,
+        );
         check(&mt, 5.0, 8, &[3.75; 8], 10.0, 32);
         check(&mt, 0.25, 4, &[0.0, 0.25, 0.25, 0.25], 0.25, 3);
         check(&mt, 3.75, 3, &[3.5, 3.75, 3.75], 0.25, 11);
@@ -420,14 +528,25 @@ mod tests {
 
     #[test]
     fn negative_input_never_fires_and_is_not_bounded() {
-        for neuron in [if_neuron(Reset::Zero), if_neuron(Reset::Subtract), Neuron::paper_mt(), Neuron::Burst { threshold: 1.0, max_spikes: 4 }] {
+        for neuron in [
+            if_neuron(Reset::Zero),
+            if_neuron(Reset::Subtract),
+            Neuron::paper_mt(),
+            Neuron::Burst {
+                threshold: 1.0,
+                max_spikes: 4,
+            },
+        ] {
             check(&neuron, -0.4, 8, &[0.0; 8], -3.2, 0);
         }
     }
 
     #[test]
     fn burst_emits_up_to_k_spikes_and_keeps_the_rest() {
-        let burst = Neuron::Burst { threshold: 1.0, max_spikes: 2 };
+        let burst = Neuron::Burst {
+            threshold: 1.0,
+            max_spikes: 2,
+        };
         // x = 2.5: v 2.5 → 2 spikes, 0.5 left; v 3.0 → 2 spikes, 1.0 left; v 3.5 → 2, 1.5 left.
         check(&burst, 2.5, 3, &[2.0, 2.0, 2.0], 1.5, 6);
         check(&burst, 0.6, 4, &[0.0, 1.0, 0.0, 1.0], 0.4, 2);
@@ -435,12 +554,38 @@ mod tests {
 
     #[test]
     fn ladders_can_be_listed_in_any_order_or_generated() {
-        let generated = Ladder::Geometric { base: 2.0, ratio: 0.5, count: 4 };
+        let generated = Ladder::Geometric {
+            base: 2.0,
+            ratio: 0.5,
+            count: 4,
+        };
         assert_eq!(generated.thresholds(), vec![2.0, 1.0, 0.5, 0.25]);
-        assert_eq!(Ladder::List(vec![0.25, 2.0, 0.5, 1.0]).thresholds(), vec![2.0, 1.0, 0.5, 0.25]);
-        assert!(Neuron::MultiThreshold { ladder: Ladder::List(vec![1.0, 1.0]) }.validate().is_err());
-        assert!(Neuron::MultiThreshold { ladder: Ladder::List(vec![]) }.validate().is_err());
-        assert!(Neuron::If { threshold: 0.0, reset: Reset::Zero }.validate().is_err());
+        assert_eq!(
+            Ladder::List(vec![0.25, 2.0, 0.5, 1.0]).thresholds(),
+            vec![2.0, 1.0, 0.5, 0.25]
+        );
+        assert!(
+            Neuron::MultiThreshold {
+                ladder: Ladder::List(vec![1.0, 1.0])
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Neuron::MultiThreshold {
+                ladder: Ladder::List(vec![])
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Neuron::If {
+                threshold: 0.0,
+                reset: Reset::Zero
+            }
+            .validate()
+            .is_err()
+        );
         assert!(Neuron::paper_mt().validate().is_ok());
     }
 

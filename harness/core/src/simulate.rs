@@ -78,17 +78,29 @@ pub struct SpikeReport {
 ///
 /// `checkpoints` must be strictly increasing and positive; `time_chunk` ≥ 1 is the number of
 /// time steps each layer processes per batched call (1 = step by step).
-pub fn simulate(snn: &SpikingUNet, input: Tensor<4>, checkpoints: &[usize], time_chunk: usize) -> Result<Vec<Checkpoint>> {
-    if checkpoints.is_empty() || checkpoints[0] == 0 || checkpoints.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(Error::Conversion(format!("checkpoints must be positive and strictly increasing, got {checkpoints:?}")));
+pub fn simulate(
+    snn: &SpikingUNet,
+    input: Tensor<4>,
+    checkpoints: &[usize],
+    time_chunk: usize,
+) -> Result<Vec<Checkpoint>> {
+    if checkpoints.is_empty() || checkpoints[0] == 0 || checkpoints.windows(2).any(|w| w[0] >= w[1])
+    {
+        return Err(Error::Conversion(format!(
+            "checkpoints must be positive and strictly increasing, got {checkpoints:?}"
+        )));
     }
     if time_chunk == 0 {
         return Err(Error::Conversion("time_chunk must be >= 1".into()));
     }
     snn.unet.check_input(input.dims())?;
     let batch = input.dims()[0];
-    let mut layers: BTreeMap<Site, NeuronLayer> =
-        snn.unet.sites().into_iter().map(|site| (site, NeuronLayer::new(snn.neuron.clone()))).collect();
+    let mut layers: BTreeMap<Site, NeuronLayer> = snn
+        .unet
+        .sites()
+        .into_iter()
+        .map(|site| (site, NeuronLayer::new(snn.neuron.clone())))
+        .collect();
     // Direct coding: the first conv's output is the constant current of every step.
     let current = snn.unet.convs[0].forward(input);
     let mut output_sum: Option<Tensor<4>> = None;
@@ -97,15 +109,24 @@ pub fn simulate(snn: &SpikingUNet, input: Tensor<4>, checkpoints: &[usize], time
     for &checkpoint in checkpoints {
         while t < checkpoint {
             let steps = time_chunk.min(checkpoint - t);
-            let chunk_current = if steps == 1 { current.clone() } else { current.clone().repeat_dim(0, steps) };
+            let chunk_current = if steps == 1 {
+                current.clone()
+            } else {
+                current.clone().repeat_dim(0, steps)
+            };
             let out = snn.unet.forward_with(chunk_current, &mut |site, x| {
-                layers.get_mut(&site).expect("a layer for every site").step(x, steps)
+                layers
+                    .get_mut(&site)
+                    .expect("a layer for every site")
+                    .step(x, steps)
             });
             let [_, c, h, w] = out.dims();
             let summed = if steps == 1 {
                 out
             } else {
-                out.reshape([steps, batch, c, h, w]).sum_dim(0).reshape([batch, c, h, w]) // [b, c, h, w]
+                out.reshape([steps, batch, c, h, w])
+                    .sum_dim(0)
+                    .reshape([batch, c, h, w]) // [b, c, h, w]
             };
             output_sum = Some(match output_sum.take() {
                 Some(acc) => acc + summed,
@@ -116,7 +137,10 @@ pub fn simulate(snn: &SpikingUNet, input: Tensor<4>, checkpoints: &[usize], time
         reports.push(Checkpoint {
             time_steps: checkpoint,
             output_sum: output_sum.clone().expect("at least one step ran"),
-            spikes: layers.iter().map(|(site, layer)| (*site, layer.spike_count())).collect(),
+            spikes: layers
+                .iter()
+                .map(|(site, layer)| (*site, layer.spike_count()))
+                .collect(),
         });
     }
     Ok(reports)
@@ -128,13 +152,26 @@ pub fn simulate(snn: &SpikingUNet, input: Tensor<4>, checkpoints: &[usize], time
 /// Per time step and sample a layer holds its conv output, its emitted values and the slices
 /// and concatenations of the scan: about four copies of every site's activation, plus the
 /// skips that wait for the decoder.
-pub fn time_chunk_for_budget(unet: &UNet, batch: usize, height: usize, width: usize, budget_bytes: u64, max_chunk: usize) -> usize {
+pub fn time_chunk_for_budget(
+    unet: &UNet,
+    batch: usize,
+    height: usize,
+    width: usize,
+    budget_bytes: u64,
+    max_chunk: usize,
+) -> usize {
     let per_step = 4 * 4 * batch as u64 * unet.site_elements(height, width);
     ((budget_bytes / per_step.max(1)) as usize).clamp(1, max_chunk.max(1))
 }
 
 /// Spike, synaptic-operation and energy figures of a checkpoint, per sample.
-pub fn spike_report(unet: &UNet, checkpoint: &Checkpoint, batch: usize, height: usize, width: usize) -> SpikeReport {
+pub fn spike_report(
+    unet: &UNet,
+    checkpoint: &Checkpoint,
+    batch: usize,
+    height: usize,
+    width: usize,
+) -> SpikeReport {
     let fan_out = fan_out(unet);
     let neurons = unet.site_neuron_counts(height, width);
     let per_sample = |value: f64| value / batch as f64;
@@ -151,7 +188,12 @@ pub fn spike_report(unet: &UNet, checkpoint: &Checkpoint, batch: usize, height: 
         let spikes = per_sample(count);
         let n = neurons.get(site).copied().unwrap_or(1) as f64;
         let synops = spikes * fan_out.get(site).copied().unwrap_or(0) as f64;
-        report.layers.push((*site, spikes, spikes / (n * checkpoint.time_steps as f64), synops));
+        report.layers.push((
+            *site,
+            spikes,
+            spikes / (n * checkpoint.time_steps as f64),
+            synops,
+        ));
         report.spikes += spikes;
         report.synaptic_operations += synops;
         if !matches!(site, Site::Pool(_)) {
@@ -159,7 +201,8 @@ pub fn spike_report(unet: &UNet, checkpoint: &Checkpoint, batch: usize, height: 
         }
     }
     let [out_channels, in_channels, kh, kw] = unet.convs[0].weight.dims();
-    report.first_layer_macs = ((kh * kw * in_channels * out_channels + out_channels) * height * width) as f64;
+    report.first_layer_macs =
+        ((kh * kw * in_channels * out_channels + out_channels) * height * width) as f64;
     let first = report.first_layer_macs * ENERGY_PER_MAC_PJ;
     report.energy_paper_pj = report.spikes_paper * ENERGY_PER_AC_PJ + first;
     report.energy_synops_pj = report.synaptic_operations * ENERGY_PER_AC_PJ + first;
@@ -169,7 +212,9 @@ pub fn spike_report(unet: &UNet, checkpoint: &Checkpoint, batch: usize, height: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convert::{Activations, ConversionSpec, Normalization, Statistic, rescale, scale_factors};
+    use crate::convert::{
+        Activations, ConversionSpec, Normalization, Statistic, rescale, scale_factors,
+    };
     use crate::model::{Head, UNetConfig};
     use crate::neuron::Reset;
     use burn::tensor::{Device, Distribution};
@@ -177,39 +222,90 @@ mod tests {
     fn converted(normalization: Normalization, neuron: Neuron) -> (SpikingUNet, Tensor<4>) {
         let device = Device::flex();
         device.seed(11);
-        let ann = UNetConfig { in_channels: 1, out_channels: 2, width: 4, depth: 2, head: Head::Logits }
-            .init(&device)
-            .expect("valid config");
+        let ann = UNetConfig {
+            in_channels: 1,
+            out_channels: 2,
+            width: 4,
+            depth: 2,
+            head: Head::Logits,
+        }
+        .init(&device)
+        .expect("valid config");
         let x = Tensor::<4>::random([2, 1, 16, 16], Distribution::Default, &device);
         let activations = Activations::record(&ann, x.clone()).expect("recorded");
-        let spec = ConversionSpec { normalization, statistic: Statistic::Percentile(99.0), authors_off_by_one: false };
+        let spec = ConversionSpec {
+            normalization,
+            statistic: Statistic::Percentile(99.0),
+            authors_off_by_one: false,
+        };
         let factors = scale_factors(&ann, &activations, &spec, 2).expect("factors");
-        (SpikingUNet { unet: rescale(&ann, &factors).expect("rescaled"), neuron }, x)
+        (
+            SpikingUNet {
+                unet: rescale(&ann, &factors).expect("rescaled"),
+                neuron,
+            },
+            x,
+        )
     }
 
     #[test]
     fn time_batched_and_step_by_step_paths_emit_identical_spikes() {
         let neurons = [
-            Neuron::If { threshold: 1.0, reset: Reset::Zero },
-            Neuron::If { threshold: 1.0, reset: Reset::Subtract },
+            Neuron::If {
+                threshold: 1.0,
+                reset: Reset::Zero,
+            },
+            Neuron::If {
+                threshold: 1.0,
+                reset: Reset::Subtract,
+            },
             Neuron::paper_mt(),
-            Neuron::Burst { threshold: 1.0, max_spikes: 3 },
+            Neuron::Burst {
+                threshold: 1.0,
+                max_spikes: 3,
+            },
         ];
-        for normalization in [Normalization::LayerWise, Normalization::ConnectionWise, Normalization::ChannelWise] {
+        for normalization in [
+            Normalization::LayerWise,
+            Normalization::ConnectionWise,
+            Normalization::ChannelWise,
+        ] {
             for neuron in &neurons {
                 let (snn, x) = converted(normalization, neuron.clone());
                 let checkpoints = [3, 8, 13];
                 let reference = simulate(&snn, x.clone(), &checkpoints, 1).expect("simulated");
                 for chunk in [4, 13] {
-                    let batched = simulate(&snn, x.clone(), &checkpoints, chunk).expect("simulated");
+                    let batched =
+                        simulate(&snn, x.clone(), &checkpoints, chunk).expect("simulated");
                     for (a, b) in reference.iter().zip(&batched) {
-                        assert_eq!(a.spikes, b.spikes, "{normalization:?} {} chunk {chunk} T={}", neuron.label(), a.time_steps);
-                        let scale = a.output_sum.clone().abs().max().into_scalar::<f32>().max(1.0);
-                        let diff = (a.output_sum.clone() - b.output_sum.clone()).abs().max().into_scalar::<f32>();
-                        assert!(diff <= 1e-5 * scale, "read-out differs by {diff} (scale {scale})");
+                        assert_eq!(
+                            a.spikes,
+                            b.spikes,
+                            "{normalization:?} {} chunk {chunk} T={}",
+                            neuron.label(),
+                            a.time_steps
+                        );
+                        let scale = a
+                            .output_sum
+                            .clone()
+                            .abs()
+                            .max()
+                            .into_scalar::<f32>()
+                            .max(1.0);
+                        let diff = (a.output_sum.clone() - b.output_sum.clone())
+                            .abs()
+                            .max()
+                            .into_scalar::<f32>();
+                        assert!(
+                            diff <= 1e-5 * scale,
+                            "read-out differs by {diff} (scale {scale})"
+                        );
                     }
                 }
-                assert!(reference[2].spikes.values().sum::<f64>() > 0.0, "the network spikes, so the check is not vacuous");
+                assert!(
+                    reference[2].spikes.values().sum::<f64>() > 0.0,
+                    "the network spikes, so the check is not vacuous"
+                );
             }
         }
     }
@@ -220,7 +316,15 @@ mod tests {
         let together = simulate(&snn, x.clone(), &[5, 9], 2).expect("simulated");
         let alone = simulate(&snn, x, &[5], 1).expect("simulated");
         assert_eq!(together[0].spikes, alone[0].spikes);
-        assert!(simulate(&snn, Tensor::zeros([1, 1, 16, 16], &Device::flex()), &[4, 4], 1).is_err());
+        assert!(
+            simulate(
+                &snn,
+                Tensor::zeros([1, 1, 16, 16], &Device::flex()),
+                &[4, 4],
+                1
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -228,11 +332,19 @@ mod tests {
         let (snn, x) = converted(Normalization::ConnectionWise, Neuron::paper_mt());
         let run = simulate(&snn, x, &[6], 1).expect("simulated");
         let report = spike_report(&snn.unet, &run[0], 2, 16, 16);
-        let pools: f64 = report.layers.iter().filter(|l| matches!(l.0, Site::Pool(_))).map(|l| l.1).sum();
+        let pools: f64 = report
+            .layers
+            .iter()
+            .filter(|l| matches!(l.0, Site::Pool(_)))
+            .map(|l| l.1)
+            .sum();
         assert!((report.spikes - report.spikes_paper - pools).abs() < 1e-9);
         let first = (9 * 4 + 4) as f64 * 256.0;
         assert_eq!(report.first_layer_macs, first);
         assert!((report.energy_paper_pj - (report.spikes_paper * 0.9 + first * 4.6)).abs() < 1e-6);
-        assert!(report.synaptic_operations > report.spikes, "each spike reaches many weights");
+        assert!(
+            report.synaptic_operations > report.spikes,
+            "each spike reaches many weights"
+        );
     }
 }

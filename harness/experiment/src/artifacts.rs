@@ -169,7 +169,10 @@ pub fn ann_key(config: &ExperimentConfig) -> String {
 /// SHA-256 of a file's bytes, as hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
-    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 impl Manifest {

@@ -320,28 +320,48 @@ impl ExperimentConfig {
         }
         let convert = &self.convert;
         if convert.calibration_samples == Some(0) {
-            return Err(invalid("convert.calibration_samples", "must be >= 1, or null for the authors' default".into()));
+            return Err(invalid(
+                "convert.calibration_samples",
+                "must be >= 1, or null for the authors' default".into(),
+            ));
         }
         if let Statistic::Percentile(p) = convert.statistic
             && !(p > 0.0 && p <= 100.0)
         {
-            return Err(invalid("convert.statistic", format!("percentile must be in (0, 100], got {p}")));
+            return Err(invalid(
+                "convert.statistic",
+                format!("percentile must be in (0, 100], got {p}"),
+            ));
         }
         if convert.normalizations.is_empty() {
-            return Err(invalid("convert.normalizations", "list at least one of: none, layer_wise, connection_wise, channel_wise".into()));
+            return Err(invalid(
+                "convert.normalizations",
+                "list at least one of: none, layer_wise, connection_wise, channel_wise".into(),
+            ));
         }
         if convert.neurons.is_empty() {
-            return Err(invalid("convert.neurons", "list at least one neuron, e.g. {kind: multi_threshold}".into()));
+            return Err(invalid(
+                "convert.neurons",
+                "list at least one neuron, e.g. {kind: multi_threshold}".into(),
+            ));
         }
         for (i, neuron) in convert.neurons.iter().enumerate() {
-            neuron.validate().map_err(|err| invalid(&format!("convert.neurons[{i}]"), err.to_string()))?;
+            neuron
+                .validate()
+                .map_err(|err| invalid(&format!("convert.neurons[{i}]"), err.to_string()))?;
         }
         let steps = &self.evaluate.time_steps;
         if steps.is_empty() || steps[0] == 0 || steps.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(invalid("evaluate.time_steps", format!("must be positive and strictly increasing, got {steps:?}")));
+            return Err(invalid(
+                "evaluate.time_steps",
+                format!("must be positive and strictly increasing, got {steps:?}"),
+            ));
         }
         if self.evaluate.time_chunk == Some(0) {
-            return Err(invalid("evaluate.time_chunk", "must be >= 1, or null for automatic".into()));
+            return Err(invalid(
+                "evaluate.time_chunk",
+                "must be >= 1, or null for automatic".into(),
+            ));
         }
         let multiple = 1 << self.model.depth;
         match &self.data {

@@ -8,7 +8,9 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use spiking_unet_core::model::UNet;
-use spiking_unet_core::simulate::{ENERGY_PER_MAC_PJ, simulate, spike_report, time_chunk_for_budget};
+use spiking_unet_core::simulate::{
+    ENERGY_PER_MAC_PJ, simulate, spike_report, time_chunk_for_budget,
+};
 
 use crate::config::EvaluateConfig;
 use crate::convert::load_snn;
@@ -80,12 +82,21 @@ pub fn evaluate_ann(dir: &Path, splits: &[Split]) -> Result<Vec<MetricRow>> {
         for score in &scores {
             for (metric, value) in &score.values {
                 let (image, metric) = (score.image.clone(), metric.clone());
-                rows.push(MetricRow { split, image, time_steps: None, metric, value: *value });
+                rows.push(MetricRow {
+                    split,
+                    image,
+                    time_steps: None,
+                    metric,
+                    value: *value,
+                });
             }
         }
         // The ANN's energy as the authors count it: MACs × 4.6 pJ, per image.
         let items = task.eval_items(split);
-        let macs: Vec<f64> = items.iter().map(|i| model.macs(i.input.height, i.input.width) as f64).collect();
+        let macs: Vec<f64> = items
+            .iter()
+            .map(|i| model.macs(i.input.height, i.input.width) as f64)
+            .collect();
         let mut aggregate = aggregate;
         if !macs.is_empty() {
             let mean_macs = spiking_unet_core::metrics::mean(&macs)?;
@@ -93,7 +104,13 @@ pub fn evaluate_ann(dir: &Path, splits: &[Split]) -> Result<Vec<MetricRow>> {
             aggregate.push(("energy_pj".into(), mean_macs * ENERGY_PER_MAC_PJ));
         }
         for (metric, value) in aggregate {
-            rows.push(MetricRow { split, image: "all".into(), time_steps: None, metric, value });
+            rows.push(MetricRow {
+                split,
+                image: "all".into(),
+                time_steps: None,
+                metric,
+                value,
+            });
         }
     }
     artifacts::write_atomic(&dir.join(files::EVALUATION), to_csv(&rows).as_bytes())?;
@@ -105,7 +122,10 @@ pub fn to_csv(rows: &[MetricRow]) -> String {
     let mut text = String::from("split,image,time_steps,metric,value\n");
     for row in rows {
         let steps = row.time_steps.map(|t| t.to_string()).unwrap_or_default();
-        text.push_str(&format!("{},{},{},{},{}\n", row.split, row.image, steps, row.metric, row.value));
+        text.push_str(&format!(
+            "{},{},{},{},{}\n",
+            row.split, row.image, steps, row.metric, row.value
+        ));
     }
     text
 }
@@ -141,7 +161,8 @@ pub fn evaluate_snn(dir: &Path, evaluate: &EvaluateConfig) -> Result<Vec<MetricR
     let mut layer_rows = Vec::new();
     for &split in &evaluate.splits {
         // Per checkpoint: the per-image scores and spike figures.
-        let mut scores: Vec<Vec<ImageScore>> = evaluate.time_steps.iter().map(|_| Vec::new()).collect();
+        let mut scores: Vec<Vec<ImageScore>> =
+            evaluate.time_steps.iter().map(|_| Vec::new()).collect();
         let mut spikes: Vec<Vec<Vec<(String, f64)>>> = vec![Vec::new(); evaluate.time_steps.len()];
         for item in task.eval_items(split) {
             let (h, w) = (item.input.height, item.input.width);
@@ -151,15 +172,26 @@ pub fn evaluate_snn(dir: &Path, evaluate: &EvaluateConfig) -> Result<Vec<MetricR
             let input = images_to_tensor(std::iter::once(&item.input), &device);
             let checkpoints = simulate(&snn, input, &evaluate.time_steps, chunk)?;
             for (k, checkpoint) in checkpoints.iter().enumerate() {
-                let output = checkpoint.mean_output().into_data().try_to_vec::<f32>().map_err(|err| {
-                    Error::Artifact { path: dir.to_path_buf(), message: format!("reading the simulation output: {err:?}") }
-                })?;
+                let output = checkpoint
+                    .mean_output()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .map_err(|err| Error::Artifact {
+                        path: dir.to_path_buf(),
+                        message: format!("reading the simulation output: {err:?}"),
+                    })?;
                 let score = task.score(&item, &output)?;
                 let report = spike_report(&snn.unet, checkpoint, 1, h, w);
                 let t = checkpoint.time_steps;
                 let figures = spike_values(&report);
                 for (metric, value) in score.values.iter().cloned().chain(figures.iter().cloned()) {
-                    rows.push(MetricRow { split, image: item.name.clone(), time_steps: Some(t), metric, value });
+                    rows.push(MetricRow {
+                        split,
+                        image: item.name.clone(),
+                        time_steps: Some(t),
+                        metric,
+                        value,
+                    });
                 }
                 for (site, spikes, firing_rate, synaptic_operations) in &report.layers {
                     layer_rows.push(LayerRow {
@@ -186,12 +218,19 @@ pub fn evaluate_snn(dir: &Path, evaluate: &EvaluateConfig) -> Result<Vec<MetricR
                 }
             }
             for (metric, value) in aggregate {
-                rows.push(MetricRow { split, image: "all".into(), time_steps: Some(t), metric, value });
+                rows.push(MetricRow {
+                    split,
+                    image: "all".into(),
+                    time_steps: Some(t),
+                    metric,
+                    value,
+                });
             }
         }
     }
     artifacts::write_atomic(&dir.join(files::EVALUATION), to_csv(&rows).as_bytes())?;
-    let mut text = String::from("split,image,time_steps,layer,spikes,firing_rate,synaptic_operations\n");
+    let mut text =
+        String::from("split,image,time_steps,layer,spikes,firing_rate,synaptic_operations\n");
     for r in &layer_rows {
         text.push_str(&format!(
             "{},{},{},{},{},{},{}\n",
@@ -226,7 +265,10 @@ pub struct Comparison {
 /// beforehand), and write `runs/<name>/comparison.csv` with a `model` column.
 pub fn evaluate_config(config: &crate::config::ExperimentConfig) -> Result<Comparison> {
     let ann_dir = artifacts::ann_dir(config);
-    let mut models = vec![("ann".to_string(), evaluate_ann(&ann_dir, &config.evaluate.splits)?)];
+    let mut models = vec![(
+        "ann".to_string(),
+        evaluate_ann(&ann_dir, &config.evaluate.splits)?,
+    )];
     let task = Task::build(config)?;
     for variant in crate::convert::variants(config, &task) {
         if !variant.dir.join(files::MANIFEST).exists() {
@@ -239,7 +281,11 @@ pub fn evaluate_config(config: &crate::config::ExperimentConfig) -> Result<Compa
                 ),
             });
         }
-        let label = format!("{} / {}", variant.spec.normalization.label(), variant.neuron.label());
+        let label = format!(
+            "{} / {}",
+            variant.spec.normalization.label(),
+            variant.neuron.label()
+        );
         tracing::info!("simulating {label}");
         models.push((label, evaluate_snn(&variant.dir, &config.evaluate)?));
     }

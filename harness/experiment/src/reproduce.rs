@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
+use crate::Result;
 use crate::config::ExperimentConfig;
 use crate::convert::{self, ConvertOutcome};
 use crate::evaluate::{self, Comparison};
 use crate::train::{self, TrainOutcome};
-use crate::Result;
 
 /// What one `reproduce` run produced.
 #[derive(Debug)]
@@ -28,5 +28,10 @@ pub fn reproduce(config: &ExperimentConfig, config_path: &Path) -> Result<Reprod
     let training = train::train(config, config_path)?;
     let conversions = convert::convert(config, config_path)?;
     let comparison = evaluate::evaluate_config(config)?;
-    Ok(Reproduction { training, conversions, comparison, stages_not_yet_available: vec!["finetune", "report"] })
+    Ok(Reproduction {
+        training,
+        conversions,
+        comparison,
+        stages_not_yet_available: vec!["finetune", "report"],
+    })
 }

@@ -79,7 +79,12 @@ pub fn train(config: &ExperimentConfig, config_path: &Path) -> Result<TrainOutco
         let manifest = Manifest::read(&dir)?;
         if manifest.is_complete() {
             let summary = manifest.training;
-            return Ok(TrainOutcome { dir, summary, resumed_after_epoch: None, reused: true });
+            return Ok(TrainOutcome {
+                dir,
+                summary,
+                resumed_after_epoch: None,
+                reused: true,
+            });
         }
     }
     if let Some(weights) = &config.model.pretrained {
@@ -199,11 +204,21 @@ pub fn train(config: &ExperimentConfig, config_path: &Path) -> Result<TrainOutco
     let mut manifest = Manifest::read(&dir)?;
     manifest.training = Some(summary.clone());
     artifacts::write_json(&manifest_path, &manifest)?;
-    Ok(TrainOutcome { dir, summary: Some(summary), resumed_after_epoch, reused: false })
+    Ok(TrainOutcome {
+        dir,
+        summary: Some(summary),
+        resumed_after_epoch,
+        reused: false,
+    })
 }
 
 /// Make an ANN artifact from weights trained elsewhere (the authors' naming).
-fn import_pretrained(config: &ExperimentConfig, config_path: &Path, weights: &Path, dir: PathBuf) -> Result<TrainOutcome> {
+fn import_pretrained(
+    config: &ExperimentConfig,
+    config_path: &Path,
+    weights: &Path,
+    dir: PathBuf,
+) -> Result<TrainOutcome> {
     let task = Task::build(config)?;
     let unet = task.unet(config);
     let device = spiking_unet_core::device::device(&config.backend)?;
@@ -219,7 +234,12 @@ fn import_pretrained(config: &ExperimentConfig, config_path: &Path, weights: &Pa
         imported_from: Some((weights.to_path_buf(), artifacts::sha256_file(weights)?)),
     };
     artifacts::write_json(&dir.join(files::MANIFEST), &manifest)?;
-    Ok(TrainOutcome { dir, summary: None, resumed_after_epoch: None, reused: false })
+    Ok(TrainOutcome {
+        dir,
+        summary: None,
+        resumed_after_epoch: None,
+        reused: false,
+    })
 }
 
 /// The optimizer of the config, with PyTorch's default constants so runs compare to the authors'.

@@ -6,7 +6,9 @@ use spiking_unet_cli::{ConfigArg, run};
 use spiking_unet_experiment::{config, convert};
 
 #[derive(Parser)]
-#[command(about = "Convert a trained ANN U-Net into spiking U-Nets (IF / multi-threshold / burst neurons; layer-, connection- or channel-wise normalization)")]
+#[command(
+    about = "Convert a trained ANN U-Net into spiking U-Nets (IF / multi-threshold / burst neurons; layer-, connection- or channel-wise normalization)"
+)]
 struct Args {
     #[command(flatten)]
     config: ConfigArg,
@@ -21,7 +23,11 @@ fn main() -> std::process::ExitCode {
             return Ok(());
         }
         for outcome in convert::convert(&config, &args.config.config)? {
-            let verb = if outcome.reused { "already converted" } else { "converted" };
+            let verb = if outcome.reused {
+                "already converted"
+            } else {
+                "converted"
+            };
             println!("{verb}: {} -> {}", outcome.label, outcome.dir.display());
         }
         Ok(())

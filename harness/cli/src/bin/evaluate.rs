@@ -9,7 +9,9 @@ use spiking_unet_experiment::config::{self, EvaluateConfig, Split};
 use spiking_unet_experiment::evaluate::{self, MetricRow};
 
 #[derive(Parser)]
-#[command(about = "Evaluate the ANN and converted SNNs of a config (metric vs T, spikes, energy) or one artifact")]
+#[command(
+    about = "Evaluate the ANN and converted SNNs of a config (metric vs T, spikes, energy) or one artifact"
+)]
 struct Args {
     /// Experiment config whose ANN and converted networks to evaluate.
     #[arg(required_unless_present = "artifact")]
@@ -53,7 +55,10 @@ fn main() -> std::process::ExitCode {
             (Some(dir), _) => {
                 let mut settings = EvaluateConfig::default();
                 overrides(&mut settings);
-                let rows = if dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with("snn-")) {
+                let rows = if dir
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("snn-"))
+                {
                     evaluate::evaluate_snn(dir, &settings)?
                 } else {
                     evaluate::evaluate_ann(dir, &settings.splits)?
@@ -76,18 +81,31 @@ fn main() -> std::process::ExitCode {
 
 /// The split-level quality metrics, one line per model and T.
 fn print_summary(models: &[(String, Vec<MetricRow>)]) {
-    let shown = ["psnr", "ssim", "f1", "miou", "spikes_paper", "energy_pj", "energy_paper_pj"];
+    let shown = [
+        "psnr",
+        "ssim",
+        "f1",
+        "miou",
+        "spikes_paper",
+        "energy_pj",
+        "energy_paper_pj",
+    ];
     for (label, rows) in models {
         println!("== {label}");
         let mut line = String::new();
         let mut current = None;
-        for row in rows.iter().filter(|r| r.image == "all" && shown.contains(&r.metric.as_str())) {
+        for row in rows
+            .iter()
+            .filter(|r| r.image == "all" && shown.contains(&r.metric.as_str()))
+        {
             let key = (row.split, row.time_steps);
             if current != Some(key) {
                 if !line.is_empty() {
                     println!("{line}");
                 }
-                let t = row.time_steps.map_or("ANN".to_string(), |t| format!("T={t}"));
+                let t = row
+                    .time_steps
+                    .map_or("ANN".to_string(), |t| format!("T={t}"));
                 line = format!("   {:<10} {:>6}", row.split.to_string(), t);
                 current = Some(key);
             }

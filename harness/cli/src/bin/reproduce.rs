@@ -9,7 +9,9 @@ use spiking_unet_cli::run;
 use spiking_unet_experiment::{config, reproduce};
 
 #[derive(Parser)]
-#[command(about = "Run the pipeline of one or more experiment configs (today: train -> convert -> evaluate)")]
+#[command(
+    about = "Run the pipeline of one or more experiment configs (today: train -> convert -> evaluate)"
+)]
 struct Args {
     /// YAML experiment configs, e.g. configs/quickstart-denoise.yaml configs/quickstart-segment.yaml.
     #[arg(required = true)]
@@ -44,7 +46,10 @@ fn main() -> std::process::ExitCode {
                 println!("   {label:<34} {}", values.join("  "));
             }
             println!("   all rows: {}", result.comparison.csv.display());
-            println!("   stages not available yet: {}", result.stages_not_yet_available.join(", "));
+            println!(
+                "   stages not available yet: {}",
+                result.stages_not_yet_available.join(", ")
+            );
         }
         Ok(())
     })

@@ -26,7 +26,11 @@ fn main() -> std::process::ExitCode {
         match &outcome.summary {
             Some(s) => println!(
                 "{}: {} (epoch {} of {} kept, {} {} = {:.4})",
-                if outcome.reused { "already trained" } else { "trained" },
+                if outcome.reused {
+                    "already trained"
+                } else {
+                    "trained"
+                },
                 outcome.dir.display(),
                 s.selected_epoch,
                 s.epochs,
