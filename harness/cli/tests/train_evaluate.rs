@@ -65,6 +65,14 @@ fn train_convert_evaluate_write_complete_artifacts() {
     let output = run.run(env!("CARGO_BIN_EXE_convert"), &[]);
     assert!(output.status.success(), "{}", printed(&output));
     let output = run.run(env!("CARGO_BIN_EXE_evaluate"), &["--time-steps", "2,4"]);
+    assert!(
+        printed(&output).contains("run `finetune`"),
+        "{}",
+        printed(&output)
+    );
+    let output = run.run(env!("CARGO_BIN_EXE_finetune"), &[]);
+    assert!(output.status.success(), "{}", printed(&output));
+    let output = run.run(env!("CARGO_BIN_EXE_evaluate"), &["--time-steps", "2,4"]);
     assert!(output.status.success(), "{}", printed(&output));
     let comparison = read(&run.dir.path().join("runs/tiny/comparison.csv"));
     for needle in [

@@ -13,6 +13,7 @@
 pub mod convert;
 pub mod device;
 mod error;
+pub mod finetune;
 pub mod interop;
 pub mod loss;
 pub mod metrics;

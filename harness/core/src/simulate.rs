@@ -84,6 +84,17 @@ pub fn simulate(
     checkpoints: &[usize],
     time_chunk: usize,
 ) -> Result<Vec<Checkpoint>> {
+    simulate_keeping_state(snn, input, checkpoints, time_chunk).map(|(reports, _)| reports)
+}
+
+/// [`simulate`], also returning every neuron layer as it stands after the last step (its
+/// accumulated input and output are what flow-based fine-tuning trains on).
+pub fn simulate_keeping_state(
+    snn: &SpikingUNet,
+    input: Tensor<4>,
+    checkpoints: &[usize],
+    time_chunk: usize,
+) -> Result<(Vec<Checkpoint>, BTreeMap<Site, NeuronLayer>)> {
     if checkpoints.is_empty() || checkpoints[0] == 0 || checkpoints.windows(2).any(|w| w[0] >= w[1])
     {
         return Err(Error::Conversion(format!(
@@ -143,7 +154,7 @@ pub fn simulate(
                 .collect(),
         });
     }
-    Ok(reports)
+    Ok((reports, layers))
 }
 
 /// Time steps per batched call that keep the chunk's activations within `budget_bytes`,

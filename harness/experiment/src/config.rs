@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use spiking_unet_core::convert::{Normalization, Statistic};
+use spiking_unet_core::finetune::HeadBias;
 use spiking_unet_core::model::{Head, UNetConfig};
 use spiking_unet_core::neuron::Neuron;
 use spiking_unet_data::denoising::DenoisingDataConfig;
@@ -49,6 +50,9 @@ pub struct ExperimentConfig {
     /// ANN → SNN conversion.
     #[serde(default)]
     pub convert: ConvertConfig,
+    /// Flow-based fine-tuning.
+    #[serde(default)]
+    pub finetune: FinetuneConfig,
     /// Evaluation.
     #[serde(default)]
     pub evaluate: EvaluateConfig,
@@ -185,6 +189,65 @@ impl Default for ConvertConfig {
             normalizations: vec![Normalization::ConnectionWise],
             neurons: vec![Neuron::paper_mt()],
             authors_off_by_one: false,
+        }
+    }
+}
+
+/// Flow-based fine-tuning of converted networks (authors-code §5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneConfig {
+    /// Fine-tune the converted variants whose normalization is listed here. Default
+    /// `[connection_wise]`; `[]` disables fine-tuning.
+    pub normalizations: Vec<Normalization>,
+    /// ... and whose neuron is listed here. Default `[{kind: multi_threshold}]` (the paper's).
+    pub neurons: Vec<Neuron>,
+    /// Time steps simulated in each training step (the T the network is tuned for). Default 8.
+    pub time_steps: usize,
+    /// Passes over the training patches. Default 5 (the authors: 100).
+    pub epochs: usize,
+    /// Constant learning rate. Default 1e-4 (the authors: 1e-6, with 100 epochs on GPUs).
+    pub learning_rate: f64,
+    /// `adam` (default), `sgd` or `rmsprop`.
+    pub optimizer: Optimizer,
+    /// Momentum for `sgd` / `rmsprop`. Default 0.
+    pub momentum: f64,
+    /// Samples per step. Default 8 (the authors').
+    pub batch_size: usize,
+    /// `validation` (default) or `test` (the authors' test-set selection).
+    pub selection_split: Split,
+    /// `consistent` (default): the head bias enters the training output once per step, as in
+    /// the read-out; `authors`: once in total, as the authors' training pass does.
+    pub head_bias: HeadBias,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        FinetuneConfig {
+            normalizations: vec![Normalization::ConnectionWise],
+            neurons: vec![Neuron::paper_mt()],
+            time_steps: 8,
+            epochs: 5,
+            learning_rate: 1e-4,
+            optimizer: Optimizer::Adam,
+            momentum: 0.0,
+            batch_size: 8,
+            selection_split: Split::Validation,
+            head_bias: HeadBias::Consistent,
+        }
+    }
+}
+
+impl FinetuneConfig {
+    /// The optimizer settings in the shape the ANN trainer takes.
+    pub fn optimizer_settings(&self) -> TrainConfig {
+        TrainConfig {
+            optimizer: self.optimizer,
+            learning_rate: self.learning_rate,
+            momentum: self.momentum,
+            batch_size: self.batch_size,
+            epochs: self.epochs,
+            selection_split: self.selection_split,
         }
     }
 }
@@ -349,6 +412,35 @@ impl ExperimentConfig {
             neuron
                 .validate()
                 .map_err(|err| invalid(&format!("convert.neurons[{i}]"), err.to_string()))?;
+        }
+        let finetune = &self.finetune;
+        let finetune_settings = finetune.optimizer_settings();
+        if !(finetune.learning_rate > 0.0 && finetune.learning_rate.is_finite()) {
+            return Err(invalid(
+                "finetune.learning_rate",
+                format!("must be a positive number, got {}", finetune.learning_rate),
+            ));
+        }
+        if !(0.0..1.0).contains(&finetune.momentum) {
+            return Err(invalid(
+                "finetune.momentum",
+                format!("must be in [0, 1), got {}", finetune.momentum),
+            ));
+        }
+        for (field, value) in [
+            ("time_steps", finetune.time_steps),
+            ("epochs", finetune_settings.epochs),
+            ("batch_size", finetune.batch_size),
+        ] {
+            if value == 0 {
+                return Err(invalid(&format!("finetune.{field}"), "must be >= 1".into()));
+            }
+        }
+        if finetune.selection_split == Split::Train {
+            return Err(invalid(
+                "finetune.selection_split",
+                "allowed values: validation, test".into(),
+            ));
         }
         let steps = &self.evaluate.time_steps;
         if steps.is_empty() || steps[0] == 0 || steps.windows(2).any(|w| w[0] >= w[1]) {

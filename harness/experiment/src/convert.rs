@@ -51,6 +51,9 @@ pub struct SnnManifest {
     pub provenance: Provenance,
     /// Provenance of the ANN.
     pub ann_provenance: Provenance,
+    /// Present when this network was fine-tuned (a `ft-` folder).
+    #[serde(default)]
+    pub finetune: Option<crate::finetune::FinetuneRecord>,
 }
 
 impl SnnManifest {
@@ -165,6 +168,7 @@ pub fn convert(config: &ExperimentConfig, config_path: &Path) -> Result<Vec<Conv
             calibration_samples: variant.calibration_samples,
             provenance: Provenance::collect(config, config_path, task.sources()),
             ann_provenance: ann_manifest.provenance.clone(),
+            finetune: None,
         };
         let label = manifest.label();
         if variant.dir.join(files::MANIFEST).exists() {
@@ -248,6 +252,11 @@ fn calibration_batch(
     }
 }
 
+/// burn seeds its random stream per backend, not per thread: tests that initialise networks
+/// in parallel would draw from each other's stream. They take this lock.
+#[cfg(test)]
+pub(crate) static SEEDED_STREAM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,10 +264,6 @@ mod tests {
     use spiking_unet_core::convert::Normalization;
     use spiking_unet_core::neuron::Reset;
     use spiking_unet_core::simulate::simulate;
-
-    /// burn seeds its random stream per backend, not per thread: tests that initialise
-    /// networks in parallel would draw from each other's stream. They take this lock.
-    static SEEDED_STREAM: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     /// A tiny network trained for real (a few seconds), in a temporary runs folder.
     fn trained_tiny(runs: &Path, data: &str, extra: &str) -> ExperimentConfig {

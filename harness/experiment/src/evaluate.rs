@@ -289,6 +289,28 @@ pub fn evaluate_config(config: &crate::config::ExperimentConfig) -> Result<Compa
         tracing::info!("simulating {label}");
         models.push((label, evaluate_snn(&variant.dir, &config.evaluate)?));
     }
+    for (variant, dir) in crate::finetune::selected(config, &task) {
+        let label = format!(
+            "finetuned T={} {} / {}",
+            config.finetune.time_steps,
+            variant.spec.normalization.label(),
+            variant.neuron.label()
+        );
+        let finished = dir.join(files::MANIFEST).exists()
+            && artifacts::read_json::<crate::convert::SnnManifest>(&dir.join(files::MANIFEST))?
+                .finetune
+                .is_some_and(|f| f.summary.is_some());
+        if !finished {
+            return Err(Error::Artifact {
+                path: dir,
+                message: format!(
+                    "{label} is not fine-tuned yet; run `finetune` (or `reproduce`) first"
+                ),
+            });
+        }
+        tracing::info!("simulating {label}");
+        models.push((label, evaluate_snn(&dir, &config.evaluate)?));
+    }
     let mut text = String::from("model,split,image,time_steps,metric,value\n");
     for (label, rows) in &models {
         for line in to_csv(rows).lines().skip(1) {

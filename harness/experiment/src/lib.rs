@@ -12,6 +12,7 @@ pub mod config;
 pub mod convert;
 mod error;
 pub mod evaluate;
+pub mod finetune;
 pub mod reproduce;
 pub mod task;
 pub mod train;

@@ -1,6 +1,6 @@
 //! The `reproduce` pipeline: every implemented stage of an experiment, in order, each reusing
-//! or resuming what an earlier run left. Today that is train (or import) → convert → evaluate;
-//! fine-tuning and reports join as they land, and the result says which stages it cannot run.
+//! or resuming what an earlier run left: train (or import) → convert → finetune → evaluate.
+//! Reports join when they land, and the result says which stages it cannot run.
 
 use std::path::Path;
 
@@ -8,6 +8,7 @@ use crate::Result;
 use crate::config::ExperimentConfig;
 use crate::convert::{self, ConvertOutcome};
 use crate::evaluate::{self, Comparison};
+use crate::finetune::{self, FinetuneOutcome};
 use crate::train::{self, TrainOutcome};
 
 /// What one `reproduce` run produced.
@@ -17,6 +18,8 @@ pub struct Reproduction {
     pub training: TrainOutcome,
     /// One outcome per conversion variant.
     pub conversions: Vec<ConvertOutcome>,
+    /// One outcome per fine-tuned variant.
+    pub finetuned: Vec<FinetuneOutcome>,
     /// ANN and SNN metrics side by side.
     pub comparison: Comparison,
     /// Stages of the paper's pipeline that this version cannot run yet.
@@ -27,11 +30,13 @@ pub struct Reproduction {
 pub fn reproduce(config: &ExperimentConfig, config_path: &Path) -> Result<Reproduction> {
     let training = train::train(config, config_path)?;
     let conversions = convert::convert(config, config_path)?;
+    let finetuned = finetune::finetune(config)?;
     let comparison = evaluate::evaluate_config(config)?;
     Ok(Reproduction {
         training,
         conversions,
+        finetuned,
         comparison,
-        stages_not_yet_available: vec!["finetune", "report"],
+        stages_not_yet_available: vec!["report"],
     })
 }

@@ -18,6 +18,8 @@ use burn::optim::{
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use spiking_unet_core::model::UNet;
+
 use crate::artifacts::{self, ArtifactKind, Manifest, Provenance, TrainingSummary, files};
 use crate::config::{ExperimentConfig, Optimizer, TrainConfig};
 use crate::evaluate::score_split;
@@ -52,15 +54,15 @@ pub struct EpochRecord {
 
 /// The resumable state, `checkpoint/state.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct TrainingState {
+pub(crate) struct TrainingState {
     /// Epochs completed; their weights are in `checkpoint/epoch-<epochs_done>/`.
-    epochs_done: usize,
+    pub(crate) epochs_done: usize,
     /// Curve so far.
-    curve: Vec<EpochRecord>,
+    pub(crate) curve: Vec<EpochRecord>,
 }
 
 impl TrainingState {
-    fn best(&self) -> Option<&EpochRecord> {
+    pub(crate) fn best(&self) -> Option<&EpochRecord> {
         // The first epoch wins ties, so selection does not drift on plateaus.
         self.curve
             .iter()
@@ -105,15 +107,7 @@ pub fn train(config: &ExperimentConfig, config_path: &Path) -> Result<TrainOutco
     let mut state = TrainingState::default();
     let mut resumed_after_epoch = None;
     if state_path.exists() {
-        state = artifacts::read_json(&state_path)?;
-        let epoch_dir = checkpoint_dir.join(format!("epoch-{}", state.epochs_done));
-        model = artifacts::load_module(model, &epoch_dir.join("model.bpk"))?;
-        let optimizer_path = epoch_dir.join("optimizer.bpk");
-        let record = OptimizerRecord::load(&optimizer_path).map_err(|err| Error::Record {
-            path: optimizer_path.clone(),
-            message: err.to_string(),
-        })?;
-        optimizer = optimizer.load_record(record);
+        (state, model, optimizer) = resume(&checkpoint_dir, model, optimizer)?;
         resumed_after_epoch = Some(state.epochs_done);
         tracing::info!(
             "resuming {} after epoch {}",
@@ -242,8 +236,25 @@ fn import_pretrained(
     })
 }
 
+/// Load the state, weights and optimizer state of the last committed epoch.
+pub(crate) fn resume(
+    checkpoint_dir: &Path,
+    model: UNet,
+    optimizer: ModuleOptimizer,
+) -> Result<(TrainingState, UNet, ModuleOptimizer)> {
+    let state: TrainingState = artifacts::read_json(&checkpoint_dir.join("state.json"))?;
+    let epoch_dir = checkpoint_dir.join(format!("epoch-{}", state.epochs_done));
+    let model = artifacts::load_module(model, &epoch_dir.join("model.bpk"))?;
+    let optimizer_path = epoch_dir.join("optimizer.bpk");
+    let record = OptimizerRecord::load(&optimizer_path).map_err(|err| Error::Record {
+        path: optimizer_path.clone(),
+        message: err.to_string(),
+    })?;
+    Ok((state, model, optimizer.load_record(record)))
+}
+
 /// The optimizer of the config, with PyTorch's default constants so runs compare to the authors'.
-fn build_optimizer(train: &TrainConfig) -> ModuleOptimizer {
+pub(crate) fn build_optimizer(train: &TrainConfig) -> ModuleOptimizer {
     match train.optimizer {
         Optimizer::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
         Optimizer::Sgd => {
@@ -263,11 +274,11 @@ fn build_optimizer(train: &TrainConfig) -> ModuleOptimizer {
 
 /// Write epoch `epoch`'s weights and optimizer state, then commit by rewriting `state.json`, then
 /// drop the previous epoch's folder.
-fn save_checkpoint(
+pub(crate) fn save_checkpoint(
     checkpoint_dir: &Path,
     state: &mut TrainingState,
     epoch: usize,
-    model: &spiking_unet_core::model::UNet,
+    model: &UNet,
     optimizer: &ModuleOptimizer,
 ) -> Result<()> {
     let epoch_dir = checkpoint_dir.join(format!("epoch-{epoch}"));
@@ -291,7 +302,7 @@ fn save_checkpoint(
     Ok(())
 }
 
-fn curve_csv(curve: &[EpochRecord], metric: &str) -> String {
+pub(crate) fn curve_csv(curve: &[EpochRecord], metric: &str) -> String {
     let mut text = format!("epoch,train_loss,selection_{metric},seconds\n");
     for r in curve {
         text.push_str(&format!(
@@ -302,7 +313,7 @@ fn curve_csv(curve: &[EpochRecord], metric: &str) -> String {
     text
 }
 
-fn epoch_progress_bar(epoch: usize, epochs: usize, batches: usize) -> ProgressBar {
+pub(crate) fn epoch_progress_bar(epoch: usize, epochs: usize, batches: usize) -> ProgressBar {
     let bar = ProgressBar::new(batches as u64);
     let style = ProgressStyle::with_template(
         "{prefix} [{bar:30}] {pos}/{len} batches, loss {msg} ({elapsed})",
