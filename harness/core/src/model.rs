@@ -110,7 +110,7 @@ impl UNetConfig {
         // concatenation (skip, up-sampled), hence twice the level width.
         let k = n - encoder_convs - 1;
         let level = d - 1 - k / 2;
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             [2 * w(level), w(level)]
         } else {
             [w(level), w(level)]

@@ -17,7 +17,7 @@ use crate::convert::load_snn;
 
 use crate::artifacts::{self, Manifest, files};
 use crate::config::Split;
-use crate::task::{ImageScore, Task, images_to_tensor};
+use crate::task::{Metrics, ImageScore, Task, images_to_tensor};
 use crate::{Error, Result};
 
 /// One line of an evaluation table.
@@ -43,7 +43,7 @@ pub fn score_split(
     task: &Task,
     split: Split,
     device: &Device,
-) -> Result<(Vec<ImageScore>, Vec<(String, f64)>)> {
+) -> Result<(Vec<ImageScore>, Metrics)> {
     let mut scores = Vec::new();
     for item in task.eval_items(split) {
         let input = images_to_tensor(std::iter::once(&item.input), device);

@@ -21,8 +21,7 @@ use crate::config::{ExperimentConfig, FinetuneConfig, Split};
 use crate::convert::{SCALE_FACTORS, SnnManifest, Variant, load_snn, variants};
 use crate::task::{Task, images_to_tensor};
 use crate::train::{
-    EpochRecord, TrainingState, build_optimizer, curve_csv, epoch_progress_bar, resume,
-    save_checkpoint,
+    EpochRecord, TrainingState, build_optimizer, commit_epoch, epoch_progress_bar, resume, summarize,
 };
 use crate::{Error, Result};
 
@@ -192,32 +191,10 @@ fn finetune_one(
             selection_value,
             record.seconds
         );
-        let improved = state
-            .best()
-            .is_none_or(|best| selection_value > best.selection_value);
-        state.curve.push(record);
-        if improved {
-            artifacts::save_module(model.valid(), &dir.join(files::MODEL))?;
-        }
-        save_checkpoint(&checkpoint_dir, &mut state, epoch, &model, &optimizer)?;
-        artifacts::write_atomic(
-            &dir.join(files::TRAINING_CURVE),
-            curve_csv(&state.curve, metric).as_bytes(),
-        )?;
+        commit_epoch(&dir, &mut state, record, &model, &optimizer, metric)?;
     }
 
-    let best = state.best().cloned().ok_or_else(|| Error::Artifact {
-        path: dir.clone(),
-        message: "no epoch was recorded".into(),
-    })?;
-    let summary = TrainingSummary {
-        epochs: state.epochs_done,
-        selected_epoch: best.epoch,
-        selection_split: settings.selection_split,
-        selection_metric: metric.to_string(),
-        selection_value: best.selection_value,
-        seconds: state.curve.iter().map(|r| r.seconds).sum(),
-    };
+    let summary = summarize(&state, &dir, settings.selection_split, metric)?;
     let mut manifest: SnnManifest = artifacts::read_json(&manifest_path)?;
     if let Some(record) = manifest.finetune.as_mut() {
         record.summary = Some(summary.clone());

@@ -46,6 +46,9 @@ pub enum Truth {
     Labels(LabelMap),
 }
 
+/// `(metric, value)` pairs, in a fixed order per task.
+pub type Metrics = Vec<(String, f64)>;
+
 /// Metrics of one image: `(metric, value)` pairs.
 pub struct ImageScore {
     /// Image name.
@@ -125,39 +128,25 @@ impl Task {
         }
     }
 
-    /// The held-out images of a split.
+    /// The held-out images of a split (none for `train`: training patches are not scored).
     pub fn eval_items(&self, split: Split) -> Vec<EvalItem> {
         match self {
-            Task::Denoising(task) => {
-                let images = match split {
-                    Split::Validation => task.validation(),
-                    Split::Test => task.test(),
-                    Split::Train => &[],
-                };
-                images
-                    .iter()
-                    .map(|image| EvalItem {
-                        name: image.name.clone(),
-                        input: image.noisy.clone(),
-                        truth: Truth::Clean(image.clean.clone()),
-                    })
-                    .collect()
-            }
-            Task::Segmentation(task) => {
-                let images = match split {
-                    Split::Validation => task.validation(),
-                    Split::Test => task.test(),
-                    Split::Train => &[],
-                };
-                images
-                    .iter()
-                    .map(|image| EvalItem {
-                        name: image.name.clone(),
-                        input: image.image.clone(),
-                        truth: Truth::Labels(image.labels.clone()),
-                    })
-                    .collect()
-            }
+            Task::Denoising(task) => pick(split, task.validation(), task.test())
+                .iter()
+                .map(|image| EvalItem {
+                    name: image.name.clone(),
+                    input: image.noisy.clone(),
+                    truth: Truth::Clean(image.clean.clone()),
+                })
+                .collect(),
+            Task::Segmentation(task) => pick(split, task.validation(), task.test())
+                .iter()
+                .map(|image| EvalItem {
+                    name: image.name.clone(),
+                    input: image.image.clone(),
+                    truth: Truth::Labels(image.labels.clone()),
+                })
+                .collect(),
         }
     }
 
@@ -210,7 +199,7 @@ impl Task {
 
     /// Split-level metrics from per-image scores, as the authors aggregate them: the mean of
     /// per-image PSNR/SSIM for denoising; metrics of all pixels pooled for segmentation.
-    pub fn aggregate(&self, scores: &[ImageScore]) -> Result<Vec<(String, f64)>> {
+    pub fn aggregate(&self, scores: &[ImageScore]) -> Result<Metrics> {
         match self {
             Task::Denoising(_) => {
                 let Some(first) = scores.first() else {
@@ -244,8 +233,17 @@ impl Task {
     }
 }
 
+/// The images of `split` among a task's validation and test images.
+fn pick<'a, T>(split: Split, validation: &'a [T], test: &'a [T]) -> &'a [T] {
+    match split {
+        Split::Validation => validation,
+        Split::Test => test,
+        Split::Train => &[],
+    }
+}
+
 /// Binary metrics (class 1 positive; for three classes, class 1 = interior) and mIoU.
-fn segmentation_values(matrix: &ConfusionMatrix) -> Result<Vec<(String, f64)>> {
+fn segmentation_values(matrix: &ConfusionMatrix) -> Result<Metrics> {
     let binary: BinaryConfusion = matrix.binary(1)?;
     Ok(vec![
         ("accuracy".to_string(), matrix.pixel_accuracy()),

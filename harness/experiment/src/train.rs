@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use spiking_unet_core::model::UNet;
 
 use crate::artifacts::{self, ArtifactKind, Manifest, Provenance, TrainingSummary, files};
-use crate::config::{ExperimentConfig, Optimizer, TrainConfig};
+use crate::config::{ExperimentConfig, Optimizer, Split, TrainConfig};
 use crate::evaluate::score_split;
 use crate::task::Task;
 use crate::{Error, Result};
@@ -169,32 +169,10 @@ pub fn train(config: &ExperimentConfig, config_path: &Path) -> Result<TrainOutco
             record.selection_value,
             record.seconds
         );
-        let improved = state
-            .best()
-            .is_none_or(|best| selection_value > best.selection_value);
-        state.curve.push(record);
-        if improved {
-            artifacts::save_module(model.valid(), &dir.join(files::MODEL))?;
-        }
-        save_checkpoint(&checkpoint_dir, &mut state, epoch, &model, &optimizer)?;
-        artifacts::write_atomic(
-            &dir.join(files::TRAINING_CURVE),
-            curve_csv(&state.curve, metric).as_bytes(),
-        )?;
+        commit_epoch(&dir, &mut state, record, &model, &optimizer, metric)?;
     }
 
-    let best = state.best().cloned().ok_or_else(|| Error::Artifact {
-        path: dir.clone(),
-        message: "no epoch was recorded".into(),
-    })?;
-    let summary = TrainingSummary {
-        epochs: state.epochs_done,
-        selected_epoch: best.epoch,
-        selection_split: train.selection_split,
-        selection_metric: metric.to_string(),
-        selection_value: best.selection_value,
-        seconds: state.curve.iter().map(|r| r.seconds).sum(),
-    };
+    let summary = summarize(&state, &dir, train.selection_split, metric)?;
     let mut manifest = Manifest::read(&dir)?;
     manifest.training = Some(summary.clone());
     artifacts::write_json(&manifest_path, &manifest)?;
@@ -233,6 +211,41 @@ fn import_pretrained(
         summary: None,
         resumed_after_epoch: None,
         reused: false,
+    })
+}
+
+/// Record a finished epoch in artifact folder `dir`: keep its weights as `model.bpk` if its
+/// selection value is the best so far, commit the checkpoint, rewrite the training curve.
+pub(crate) fn commit_epoch(
+    dir: &Path,
+    state: &mut TrainingState,
+    record: EpochRecord,
+    model: &UNet,
+    optimizer: &ModuleOptimizer,
+    metric: &str,
+) -> Result<()> {
+    let epoch = record.epoch;
+    let improved = state.best().is_none_or(|best| record.selection_value > best.selection_value);
+    state.curve.push(record);
+    if improved {
+        artifacts::save_module(model.valid(), &dir.join(files::MODEL))?;
+    }
+    save_checkpoint(&dir.join(files::CHECKPOINT_DIR), state, epoch, model, optimizer)?;
+    artifacts::write_atomic(&dir.join(files::TRAINING_CURVE), curve_csv(&state.curve, metric).as_bytes())
+}
+
+/// The summary of a finished epoch loop.
+pub(crate) fn summarize(state: &TrainingState, dir: &Path, split: Split, metric: &str) -> Result<TrainingSummary> {
+    let best = state
+        .best()
+        .ok_or_else(|| Error::Artifact { path: dir.to_path_buf(), message: "no epoch was recorded".into() })?;
+    Ok(TrainingSummary {
+        epochs: state.epochs_done,
+        selected_epoch: best.epoch,
+        selection_split: split,
+        selection_metric: metric.to_string(),
+        selection_value: best.selection_value,
+        seconds: state.curve.iter().map(|r| r.seconds).sum(),
     })
 }
 
