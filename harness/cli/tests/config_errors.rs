@@ -37,5 +37,9 @@ fn stages_of_later_issues_say_so_instead_of_pretending() {
     let run = tiny("name: tiny\ndata:\n  denoising: {}\n");
     let output = run.run(env!("CARGO_BIN_EXE_report"), &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(printed(&output).contains("not implemented yet"), "{}", printed(&output));
+    assert!(
+        printed(&output).contains("not implemented yet"),
+        "{}",
+        printed(&output)
+    );
 }

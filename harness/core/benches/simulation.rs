@@ -13,16 +13,27 @@ use spiking_unet_core::simulate::{SpikingUNet, simulate};
 fn paths(c: &mut Criterion) {
     let device = Device::flex();
     device.seed(0);
-    let unet = UNetConfig { in_channels: 1, out_channels: 1, width: 16, depth: 4, head: Head::Residual }
-        .init(&device)
-        .expect("valid config");
-    let snn = SpikingUNet { unet, neuron: Neuron::paper_mt() };
+    let unet = UNetConfig {
+        in_channels: 1,
+        out_channels: 1,
+        width: 16,
+        depth: 4,
+        head: Head::Residual,
+    }
+    .init(&device)
+    .expect("valid config");
+    let snn = SpikingUNet {
+        unet,
+        neuron: Neuron::paper_mt(),
+    };
     for side in [128, 256] {
-        let x = Tensor::<4>::random([1, 1, side, side], Distribution::Default, &device).mul_scalar(4.0);
+        let x =
+            Tensor::<4>::random([1, 1, side, side], Distribution::Default, &device).mul_scalar(4.0);
         for chunk in [1, 4, 8] {
-            c.bench_function(&format!("simulate w16 MT T=32 {side}x{side} chunk {chunk}"), |b| {
-                b.iter(|| simulate(&snn, x.clone(), &[32], chunk).expect("simulates"))
-            });
+            c.bench_function(
+                &format!("simulate w16 MT T=32 {side}x{side} chunk {chunk}"),
+                |b| b.iter(|| simulate(&snn, x.clone(), &[32], chunk).expect("simulates")),
+            );
         }
     }
 }

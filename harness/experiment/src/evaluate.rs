@@ -17,7 +17,7 @@ use crate::convert::load_snn;
 
 use crate::artifacts::{self, Manifest, files};
 use crate::config::Split;
-use crate::task::{Metrics, ImageScore, Task, images_to_tensor};
+use crate::task::{ImageScore, Metrics, Task, images_to_tensor};
 use crate::{Error, Result};
 
 /// One line of an evaluation table.

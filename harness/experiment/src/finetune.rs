@@ -21,7 +21,8 @@ use crate::config::{ExperimentConfig, FinetuneConfig, Split};
 use crate::convert::{SCALE_FACTORS, SnnManifest, Variant, load_snn, variants};
 use crate::task::{Task, images_to_tensor};
 use crate::train::{
-    EpochRecord, TrainingState, build_optimizer, commit_epoch, epoch_progress_bar, resume, summarize,
+    EpochRecord, TrainingState, build_optimizer, commit_epoch, epoch_progress_bar, resume,
+    summarize,
 };
 use crate::{Error, Result};
 

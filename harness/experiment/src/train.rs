@@ -225,20 +225,37 @@ pub(crate) fn commit_epoch(
     metric: &str,
 ) -> Result<()> {
     let epoch = record.epoch;
-    let improved = state.best().is_none_or(|best| record.selection_value > best.selection_value);
+    let improved = state
+        .best()
+        .is_none_or(|best| record.selection_value > best.selection_value);
     state.curve.push(record);
     if improved {
         artifacts::save_module(model.valid(), &dir.join(files::MODEL))?;
     }
-    save_checkpoint(&dir.join(files::CHECKPOINT_DIR), state, epoch, model, optimizer)?;
-    artifacts::write_atomic(&dir.join(files::TRAINING_CURVE), curve_csv(&state.curve, metric).as_bytes())
+    save_checkpoint(
+        &dir.join(files::CHECKPOINT_DIR),
+        state,
+        epoch,
+        model,
+        optimizer,
+    )?;
+    artifacts::write_atomic(
+        &dir.join(files::TRAINING_CURVE),
+        curve_csv(&state.curve, metric).as_bytes(),
+    )
 }
 
 /// The summary of a finished epoch loop.
-pub(crate) fn summarize(state: &TrainingState, dir: &Path, split: Split, metric: &str) -> Result<TrainingSummary> {
-    let best = state
-        .best()
-        .ok_or_else(|| Error::Artifact { path: dir.to_path_buf(), message: "no epoch was recorded".into() })?;
+pub(crate) fn summarize(
+    state: &TrainingState,
+    dir: &Path,
+    split: Split,
+    metric: &str,
+) -> Result<TrainingSummary> {
+    let best = state.best().ok_or_else(|| Error::Artifact {
+        path: dir.to_path_buf(),
+        message: "no epoch was recorded".into(),
+    })?;
     Ok(TrainingSummary {
         epochs: state.epochs_done,
         selected_epoch: best.epoch,
