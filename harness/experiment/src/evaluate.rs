@@ -17,7 +17,7 @@ use crate::convert::load_snn;
 
 use crate::artifacts::{self, Manifest, files};
 use crate::config::Split;
-use crate::task::{ImageScore, Metrics, Task, images_to_tensor};
+use crate::task::{ImageScore, Metrics, Task, images_to_tensor, tensor_values};
 use crate::{Error, Result};
 
 /// One line of an evaluation table.
@@ -48,14 +48,7 @@ pub fn score_split(
     for item in task.eval_items(split) {
         let input = images_to_tensor(std::iter::once(&item.input), device);
         model.check_input(input.dims())?;
-        let output = model
-            .forward(input)
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|err| Error::Artifact {
-                path: Default::default(),
-                message: format!("reading the network output: {err:?}"),
-            })?;
+        let output = tensor_values(model.forward(input))?;
         scores.push(task.score(&item, &output)?);
     }
     let aggregate = task.aggregate(&scores)?;
@@ -172,14 +165,7 @@ pub fn evaluate_snn(dir: &Path, evaluate: &EvaluateConfig) -> Result<Vec<MetricR
             let input = images_to_tensor(std::iter::once(&item.input), &device);
             let checkpoints = simulate(&snn, input, &evaluate.time_steps, chunk)?;
             for (k, checkpoint) in checkpoints.iter().enumerate() {
-                let output = checkpoint
-                    .mean_output()
-                    .into_data()
-                    .try_to_vec::<f32>()
-                    .map_err(|err| Error::Artifact {
-                        path: dir.to_path_buf(),
-                        message: format!("reading the simulation output: {err:?}"),
-                    })?;
+                let output = tensor_values(checkpoint.mean_output())?;
                 let score = task.score(&item, &output)?;
                 let report = spike_report(&snn.unet, checkpoint, 1, h, w);
                 let t = checkpoint.time_steps;

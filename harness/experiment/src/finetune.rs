@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use spiking_unet_core::finetune::{Flow, flow_forward};
@@ -19,9 +18,9 @@ use spiking_unet_core::simulate::{SpikingUNet, simulate, time_chunk_for_budget};
 use crate::artifacts::{self, TrainingSummary, files};
 use crate::config::{ExperimentConfig, FinetuneConfig, Split};
 use crate::convert::{SCALE_FACTORS, SnnManifest, Variant, load_snn, variants};
-use crate::task::{Task, images_to_tensor};
+use crate::task::{Task, images_to_tensor, tensor_values};
 use crate::train::{
-    EpochRecord, TrainingState, build_optimizer, commit_epoch, epoch_progress_bar, resume,
+    EpochRecord, TrainingState, build_optimizer, commit_epoch, descend, epoch_progress_bar, resume,
     summarize,
 };
 use crate::{Error, Result};
@@ -161,9 +160,8 @@ fn finetune_one(
             // 2. One differentiable pass on the accumulated flow; 3. the task loss and a step.
             let output = flow_forward(&model, batch.input.clone(), &flow, settings.head_bias)?;
             let loss = task.loss(output, batch.target.clone());
-            let loss_value = loss.clone().into_scalar::<f32>() as f64;
-            let gradients = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(settings.learning_rate, model, gradients);
+            let loss_value;
+            (model, loss_value) = descend(model, &mut optimizer, settings.learning_rate, loss);
             loss_sum += loss_value;
             progress.set_message(format!("{loss_value:.5}"));
             progress.inc(1);
@@ -221,14 +219,7 @@ fn score_at(
     for item in task.eval_items(split) {
         let input = images_to_tensor(std::iter::once(&item.input), device);
         let checkpoint = simulate(snn, input, &[time_steps], 8)?.remove(0);
-        let output = checkpoint
-            .mean_output()
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|err| Error::Artifact {
-                path: PathBuf::new(),
-                message: format!("reading the simulation output: {err:?}"),
-            })?;
+        let output = tensor_values(checkpoint.mean_output())?;
         scores.push(task.score(&item, &output)?);
     }
     task.aggregate(&scores)

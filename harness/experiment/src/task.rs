@@ -269,6 +269,17 @@ fn argmax_classes(output: &[f32], classes: usize, pixels: usize) -> Vec<u8> {
         .collect()
 }
 
+/// The values of a network output, row-major.
+pub fn tensor_values(tensor: Tensor<4>) -> Result<Vec<f32>> {
+    tensor
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|err| crate::Error::Artifact {
+            path: Default::default(),
+            message: format!("reading a network output as f32: {err:?}"),
+        })
+}
+
 /// Stack same-sized images into a `[n, c, h, w]` tensor.
 pub fn images_to_tensor<'a>(images: impl Iterator<Item = &'a Image>, device: &Device) -> Tensor<4> {
     let mut data = Vec::new();

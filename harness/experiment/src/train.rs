@@ -138,11 +138,9 @@ pub fn train(config: &ExperimentConfig, config_path: &Path) -> Result<TrainOutco
         let progress = epoch_progress_bar(epoch, train.epochs, batches.len());
         let mut loss_sum = 0.0;
         for batch in &batches {
-            let output = model.forward(batch.input.clone());
-            let loss = task.loss(output, batch.target.clone());
-            let loss_value = loss.clone().into_scalar::<f32>() as f64;
-            let gradients = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(train.learning_rate, model, gradients);
+            let loss = task.loss(model.forward(batch.input.clone()), batch.target.clone());
+            let loss_value;
+            (model, loss_value) = descend(model, &mut optimizer, train.learning_rate, loss);
             loss_sum += loss_value;
             progress.set_message(format!("{loss_value:.5}"));
             progress.inc(1);
@@ -212,6 +210,18 @@ fn import_pretrained(
         resumed_after_epoch: None,
         reused: false,
     })
+}
+
+/// One optimizer step on `loss`; returns the updated model and the loss value.
+pub(crate) fn descend(
+    model: UNet,
+    optimizer: &mut ModuleOptimizer,
+    learning_rate: f64,
+    loss: burn::tensor::Tensor<1>,
+) -> (UNet, f64) {
+    let value = loss.clone().into_scalar::<f32>() as f64;
+    let gradients = GradientsParams::from_grads(loss.backward(), &model);
+    (optimizer.step(learning_rate, model, gradients), value)
 }
 
 /// Record a finished epoch in artifact folder `dir`: keep its weights as `model.bpk` if its
