@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use spiking_unet_core::finetune::{Flow, flow_forward};
 use spiking_unet_core::simulate::{SpikingUNet, simulate, time_chunk_for_budget};
 
-use crate::artifacts::{self, TrainingSummary, files};
+use crate::artifacts::{self, Provenance, TrainingSummary, files};
 use crate::config::{ExperimentConfig, FinetuneConfig, Split};
 use crate::convert::{SCALE_FACTORS, SnnManifest, Variant, load_snn, variants};
 use crate::task::{Task, images_to_tensor, tensor_values};
@@ -71,17 +71,18 @@ pub fn selected(config: &ExperimentConfig, task: &Task) -> Vec<(Variant, PathBuf
 }
 
 /// Fine-tune every selected converted network of `config`.
-pub fn finetune(config: &ExperimentConfig) -> Result<Vec<FinetuneOutcome>> {
+pub fn finetune(config: &ExperimentConfig, config_path: &Path) -> Result<Vec<FinetuneOutcome>> {
     let task = Task::build(config)?;
     let mut outcomes = Vec::new();
     for (variant, dir) in selected(config, &task) {
-        outcomes.push(finetune_one(config, &task, &variant.dir, dir)?);
+        outcomes.push(finetune_one(config, config_path, &task, &variant.dir, dir)?);
     }
     Ok(outcomes)
 }
 
 fn finetune_one(
     config: &ExperimentConfig,
+    config_path: &Path,
     task: &Task,
     source: &Path,
     dir: PathBuf,
@@ -124,6 +125,8 @@ fn finetune_one(
         );
     } else {
         let mut manifest = source_manifest.clone();
+        // Provenance of this fine-tuning run; the ANN's stays in `ann_provenance`.
+        manifest.provenance = Provenance::collect(config, config_path, task.sources());
         manifest.finetune = Some(FinetuneRecord {
             source: source.to_path_buf(),
             settings: settings.clone(),
@@ -245,7 +248,7 @@ mod tests {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         crate::train::train(&config, Path::new("tiny.yaml")).expect("training runs");
         crate::convert::convert(&config, Path::new("tiny.yaml")).expect("conversion runs");
-        let outcomes = finetune(&config).expect("fine-tuning runs");
+        let outcomes = finetune(&config, Path::new("tiny.yaml")).expect("fine-tuning runs");
         assert_eq!(outcomes.len(), 1);
         let curve =
             std::fs::read_to_string(outcomes[0].dir.join(files::TRAINING_CURVE)).expect("curve");
@@ -265,6 +268,11 @@ mod tests {
         // The result is an SNN artifact like any other.
         let (manifest, _) = load_snn(&outcomes[0].dir, &Device::flex()).expect("loads");
         assert!(manifest.finetune.and_then(|f| f.summary).is_some());
-        assert!(finetune(&config).expect("rerun").iter().all(|o| o.reused));
+        assert!(
+            finetune(&config, Path::new("tiny.yaml"))
+                .expect("rerun")
+                .iter()
+                .all(|o| o.reused)
+        );
     }
 }

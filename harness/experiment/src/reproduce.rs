@@ -30,7 +30,7 @@ pub struct Reproduction {
 pub fn reproduce(config: &ExperimentConfig, config_path: &Path) -> Result<Reproduction> {
     let training = train::train(config, config_path)?;
     let conversions = convert::convert(config, config_path)?;
-    let finetuned = finetune::finetune(config)?;
+    let finetuned = finetune::finetune(config, config_path)?;
     let comparison = evaluate::evaluate_config(config)?;
     Ok(Reproduction {
         training,

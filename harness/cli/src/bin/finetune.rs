@@ -22,7 +22,7 @@ fn main() -> std::process::ExitCode {
             println!("{}: valid", args.config.config.display());
             return Ok(());
         }
-        let outcomes = finetune::finetune(&config)?;
+        let outcomes = finetune::finetune(&config, &args.config.config)?;
         if outcomes.is_empty() {
             println!(
                 "nothing to fine-tune: no converted variant matches `finetune.normalizations` x `finetune.neurons`"
