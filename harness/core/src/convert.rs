@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Site, UNet};
@@ -432,49 +432,52 @@ fn input_scale(scale: &LayerScale, channels: usize, authors_off_by_one: bool) ->
     Ok(values)
 }
 
-fn factor_tensor(values: Vec<f32>, shape: [usize; 4], device: &Device) -> Tensor<4> {
-    Tensor::from_data(TensorData::new(values, shape), device)
+/// `W'[·] = W · λ_in / λ_out` along the weight's input and output axes, `b' = b / λ_out`.
+///
+/// Conv weights are `[out, in, kh, kw]`, transposed-conv weights `[in, out, kh, kw]`
+/// (PyTorch's layouts); `in_axis` says which of the first two axes is the input.
+fn scale_parameters(
+    weight: &Param<Tensor<4>>,
+    bias: &Option<Param<Tensor<1>>>,
+    lambda_in: Vec<f32>,
+    lambda_out: Vec<f32>,
+    in_axis: usize,
+) -> (Param<Tensor<4>>, Option<Param<Tensor<1>>>) {
+    let weight = weight.val();
+    let device = weight.device();
+    let (cin, cout) = (lambda_in.len(), lambda_out.len());
+    let (in_shape, out_shape) = if in_axis == 0 {
+        ([cin, 1, 1, 1], [1, cout, 1, 1])
+    } else {
+        ([1, cin, 1, 1], [cout, 1, 1, 1])
+    };
+    let column = |values: Vec<f32>, shape: [usize; 4]| {
+        Tensor::<4>::from_data(TensorData::new(values, shape), &device)
+    };
+    let factor = column(lambda_in, in_shape).div(column(lambda_out.clone(), out_shape));
+    let bias = bias.as_ref().map(|bias| {
+        let out = Tensor::<1>::from_data(TensorData::new(lambda_out, [cout]), &device);
+        Param::from_tensor(bias.val() / out)
+    });
+    (Param::from_tensor(weight * factor), bias)
 }
 
 fn rescale_conv(conv: &Conv2d, scale: &LayerScale, authors_off_by_one: bool) -> Result<Conv2d> {
-    let weight = conv.weight.val();
-    let device = weight.device();
-    let [out_channels, in_channels, _, _] = weight.dims();
+    let [out_channels, in_channels, _, _] = conv.weight.dims();
     let lambda_in = input_scale(scale, in_channels, authors_off_by_one)?;
     let lambda_out = scale.lambda_out.expand(out_channels);
-    // W'[o, i] = W[o, i] · λ_in[i] / λ_out[o]; weight layout [out, in, kh, kw].
-    let factor = factor_tensor(lambda_in, [1, in_channels, 1, 1], &device).div(factor_tensor(
-        lambda_out.clone(),
-        [out_channels, 1, 1, 1],
-        &device,
-    ));
     let mut scaled = conv.clone();
-    scaled.weight = Param::from_tensor(weight * factor);
-    scaled.bias = conv.bias.as_ref().map(|bias| {
-        let out = Tensor::<1>::from_data(TensorData::new(lambda_out, [out_channels]), &device);
-        Param::from_tensor(bias.val() / out)
-    });
+    (scaled.weight, scaled.bias) =
+        scale_parameters(&conv.weight, &conv.bias, lambda_in, lambda_out, 1);
     Ok(scaled)
 }
 
 fn rescale_up(up: &ConvTranspose2d, scale: &LayerScale) -> Result<ConvTranspose2d> {
-    let weight = up.weight.val();
-    let device = weight.device();
-    // Transposed-conv layout is [in, out, kh, kw] (PyTorch's).
-    let [in_channels, out_channels, _, _] = weight.dims();
+    let [in_channels, out_channels, _, _] = up.weight.dims();
     let lambda_in = input_scale(scale, in_channels, false)?;
     let lambda_out = scale.lambda_out.expand(out_channels);
-    let factor = factor_tensor(lambda_in, [in_channels, 1, 1, 1], &device).div(factor_tensor(
-        lambda_out.clone(),
-        [1, out_channels, 1, 1],
-        &device,
-    ));
     let mut scaled = up.clone();
-    scaled.weight = Param::from_tensor(weight * factor);
-    scaled.bias = up.bias.as_ref().map(|bias| {
-        let out = Tensor::<1>::from_data(TensorData::new(lambda_out, [out_channels]), &device);
-        Param::from_tensor(bias.val() / out)
-    });
+    (scaled.weight, scaled.bias) = scale_parameters(&up.weight, &up.bias, lambda_in, lambda_out, 0);
     Ok(scaled)
 }
 
@@ -482,7 +485,7 @@ fn rescale_up(up: &ConvTranspose2d, scale: &LayerScale) -> Result<ConvTranspose2
 mod tests {
     use super::*;
     use crate::model::{Head, UNetConfig};
-    use burn::tensor::Distribution;
+    use burn::tensor::{Device, Distribution};
 
     #[test]
     fn percentile_matches_numpy_linear_interpolation() {

@@ -18,7 +18,7 @@ use spiking_unet_core::simulate::{SpikingUNet, simulate, time_chunk_for_budget};
 use crate::artifacts::{self, Provenance, TrainingSummary, files};
 use crate::config::{ExperimentConfig, FinetuneConfig, Split};
 use crate::convert::{SCALE_FACTORS, SnnManifest, Variant, load_snn, variants};
-use crate::task::{Task, images_to_tensor, tensor_values};
+use crate::task::{Task, images_to_tensor, metric_value, tensor_values};
 use crate::train::{
     EpochRecord, TrainingState, build_optimizer, commit_epoch, descend, epoch_progress_bar, resume,
     summarize,
@@ -175,10 +175,10 @@ fn finetune_one(
             unet: model.valid(),
             neuron: neuron.clone(),
         };
-        let selection_value = score_at(&snn, task, settings.selection_split, t, &device)?
-            .into_iter()
-            .find(|(name, _)| name == metric)
-            .map_or(f64::NEG_INFINITY, |(_, v)| v);
+        let selection_value = metric_value(
+            &score_at(&snn, task, settings.selection_split, t, &device)?,
+            metric,
+        );
         let record = EpochRecord {
             epoch,
             train_loss: loss_sum / batches.len().max(1) as f64,

@@ -49,6 +49,14 @@ pub enum Truth {
 /// `(metric, value)` pairs, in a fixed order per task.
 pub type Metrics = Vec<(String, f64)>;
 
+/// The value of `name` in `metrics`, or −∞ when absent (so it never wins a selection).
+pub fn metric_value(metrics: &Metrics, name: &str) -> f64 {
+    metrics
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or(f64::NEG_INFINITY, |(_, v)| *v)
+}
+
 /// Metrics of one image: `(metric, value)` pairs.
 pub struct ImageScore {
     /// Image name.

@@ -23,7 +23,7 @@ use spiking_unet_core::model::UNet;
 use crate::artifacts::{self, ArtifactKind, Manifest, Provenance, TrainingSummary, files};
 use crate::config::{ExperimentConfig, Optimizer, Split, TrainConfig};
 use crate::evaluate::score_split;
-use crate::task::Task;
+use crate::task::{Task, metric_value};
 use crate::{Error, Result};
 
 /// What a call to [`train`] did.
@@ -148,11 +148,7 @@ pub fn train(config: &ExperimentConfig, config_path: &Path) -> Result<TrainOutco
         progress.finish_and_clear();
 
         let (_, aggregate) = score_split(&model.valid(), &task, train.selection_split, &device)?;
-        let selection_value = aggregate
-            .iter()
-            .find(|(name, _)| name == metric)
-            .map(|(_, v)| *v)
-            .unwrap_or(f64::NEG_INFINITY);
+        let selection_value = metric_value(&aggregate, metric);
         let record = EpochRecord {
             epoch,
             train_loss: loss_sum / batches.len().max(1) as f64,
