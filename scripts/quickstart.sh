@@ -3,4 +3,4 @@
 # the embedded data. Safe to interrupt: rerunning resumes every stage where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo run --release --bin reproduce -- configs/quickstart-denoise.yaml configs/quickstart-segment.yaml
+cargo run --release --bin reproduce -- configs/quickstart.yaml

@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use spiking_unet_experiment::config::{self, ExperimentConfig};
+use spiking_unet_experiment::sweep::{self, Shard};
+
 /// Run a binary's body: set up logging, and turn an error into a one-paragraph message naming
 /// every cause (`error: reading config x.yaml: ...`) and exit code 1, never a backtrace.
 pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
@@ -33,7 +36,34 @@ fn init_logging() {
 pub struct ConfigArg {
     /// YAML experiment config, e.g. configs/quickstart-denoise.yaml.
     pub config: PathBuf,
-    /// Only parse and validate the config, then exit.
+    /// Only parse and validate the config (and its sweep), then exit.
     #[arg(long)]
     pub check: bool,
+    /// For a sweep: run only slice i of n of its points (1-based), e.g. `--shard 2/4`.
+    #[arg(long, value_parser = Shard::parse, default_value = "1/1")]
+    pub shard: Shard,
+}
+
+impl ConfigArg {
+    /// Validate the config and run `stage` on each point of its sweep in this shard (the config
+    /// itself when it has no sweep), naming each point first when there are several. With
+    /// `--check`, only validate.
+    pub fn each_point(
+        &self,
+        mut stage: impl FnMut(&ExperimentConfig) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let config = config::load(&self.config)?;
+        let points = self.shard.select(sweep::expand(&config, &self.config)?);
+        if self.check {
+            println!("{}: valid ({} points)", self.config.display(), points.len());
+            return Ok(());
+        }
+        for point in &points {
+            if points.len() > 1 || point.label != "base" {
+                println!("== point {}: {}", point.index, point.label);
+            }
+            stage(&point.config)?;
+        }
+        Ok(())
+    }
 }

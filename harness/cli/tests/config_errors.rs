@@ -33,13 +33,13 @@ fn a_missing_config_file_is_named() {
 }
 
 #[test]
-fn stages_of_later_issues_say_so_instead_of_pretending() {
+fn report_before_any_run_says_what_to_run() {
     let run = tiny("name: tiny\ndata:\n  denoising: {}\n");
     let output = run.run(env!("CARGO_BIN_EXE_report"), &[]);
     assert_eq!(output.status.code(), Some(1));
+    let log = printed(&output);
     assert!(
-        printed(&output).contains("not implemented yet"),
-        "{}",
-        printed(&output)
+        log.contains("results/tiny") && log.contains("run `reproduce"),
+        "{log}"
     );
 }

@@ -7,3 +7,5 @@ mod resume;
 mod config_errors;
 // train → evaluate on a tiny config writes the artifact folder the issue describes.
 mod train_evaluate;
+// A sweep in two shards, merged by `report`; reuse after a rerun; the CI comparison.
+mod sweep_report;

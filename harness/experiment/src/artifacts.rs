@@ -85,6 +85,25 @@ impl Provenance {
     }
 }
 
+/// Versions of the code that makes each kind of artifact. An artifact's key hashes the version
+/// of its stage, so bumping one (when a change alters results) makes every run redo that stage
+/// and what follows instead of reusing stale files.
+pub struct CodeVersions {
+    /// ANN training (and import).
+    pub train: u32,
+    /// Conversion.
+    pub convert: u32,
+    /// Fine-tuning.
+    pub finetune: u32,
+}
+
+/// The current [`CodeVersions`]; evaluation has its own, `evaluate::EVALUATION_VERSION`.
+pub const CODE_VERSIONS: CodeVersions = CodeVersions {
+    train: 1,
+    convert: 1,
+    finetune: 1,
+};
+
 /// burn's version, pinned in the workspace manifest.
 const BURN_VERSION: &str = "0.22.1";
 
@@ -154,6 +173,7 @@ pub fn ann_dir(config: &ExperimentConfig) -> PathBuf {
 /// training settings (not the evaluation settings, not the name).
 pub fn ann_key(config: &ExperimentConfig) -> String {
     let inputs = serde_json::json!({
+        "code": CODE_VERSIONS.train,
         "version": config.version,
         "seed": config.seed,
         "backend": config.backend,
@@ -203,6 +223,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     file.as_file()
         .sync_all()
         .map_err(Error::io("flushing", path))?;
+    // Temporary files are private (0600); results are meant to be read by others.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(Error::io("setting permissions of", path))?;
+    }
     file.persist(path).map_err(|err| Error::Io {
         action: "renaming into",
         path: path.to_path_buf(),

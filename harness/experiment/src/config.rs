@@ -15,6 +15,7 @@ use spiking_unet_core::neuron::Neuron;
 use spiking_unet_data::denoising::DenoisingDataConfig;
 use spiking_unet_data::segmentation::SegmentationDataConfig;
 
+use crate::sweep::SweepConfig;
 use crate::{Error, Result};
 
 /// The meaning of the schema; bumped whenever a field changes meaning. Reports show it.
@@ -56,6 +57,12 @@ pub struct ExperimentConfig {
     /// Evaluation.
     #[serde(default)]
     pub evaluate: EvaluateConfig,
+    /// Tables, plots and the results store of this file (shared by all its sweep points).
+    #[serde(default)]
+    pub report: ReportConfig,
+    /// Axes to sweep (see [`crate::sweep`]). Default none: one experiment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepConfig>,
 }
 
 /// The task, named by its key.
@@ -279,6 +286,56 @@ impl Default for EvaluateConfig {
     }
 }
 
+/// Where results go and what the tables show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// Folder of the results store, tables and plots. Default null = `results/<name>`.
+    pub dir: Option<PathBuf>,
+    /// Time steps the comparison tables show. Default null = every evaluated T.
+    pub time_steps: Option<Vec<usize>>,
+    /// Level of the Shapiro–Wilk normality check that picks the t-test (p > alpha) or the
+    /// Mann–Whitney U test. Default 0.05 (the authors').
+    pub alpha: f64,
+    /// A Markdown file (such as results/README.md) whose block between
+    /// `<!-- report:NAME:begin -->` and `<!-- report:NAME:end -->` (NAME: the results folder's
+    /// name) gets the main table and figures. Default null.
+    pub summary_file: Option<PathBuf>,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            dir: None,
+            time_steps: None,
+            alpha: 0.05,
+            summary_file: None,
+        }
+    }
+}
+
+impl ExperimentConfig {
+    /// The T at which networks are evaluated: `evaluate.time_steps`, plus the fine-tuning T
+    /// when fine-tuning is on (so converted and fine-tuned networks meet at that T).
+    pub fn evaluation_steps(&self) -> Vec<usize> {
+        let mut steps = self.evaluate.time_steps.clone();
+        if !self.finetune.normalizations.is_empty() && !self.finetune.neurons.is_empty() {
+            steps.push(self.finetune.time_steps);
+        }
+        steps.sort_unstable();
+        steps.dedup();
+        steps
+    }
+
+    /// The results folder: `report.dir`, or `results/<name>`.
+    pub fn results_dir(&self) -> PathBuf {
+        self.report
+            .dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("results").join(&self.name))
+    }
+}
+
 fn schema_version() -> u32 {
     SCHEMA_VERSION
 }
@@ -455,6 +512,12 @@ impl ExperimentConfig {
                 "must be >= 1, or null for automatic".into(),
             ));
         }
+        if !(self.report.alpha > 0.0 && self.report.alpha < 1.0) {
+            return Err(invalid(
+                "report.alpha",
+                format!("must be in (0, 1), got {}", self.report.alpha),
+            ));
+        }
         let multiple = 1 << self.model.depth;
         match &self.data {
             DataConfig::Denoising(data) => data.validate(multiple),
@@ -539,13 +602,18 @@ mod tests {
     #[test]
     fn the_shipped_configs_are_valid() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
-        for name in [
-            "quickstart-denoise.yaml",
-            "quickstart-segment.yaml",
-            "example-all-fields.yaml",
+        for (name, points) in [
+            ("quickstart.yaml", 2),
+            ("quickstart-denoise.yaml", 1),
+            ("quickstart-segment.yaml", 1),
+            ("sweep-ladders.yaml", 18),
+            ("example-all-fields.yaml", 1),
         ] {
             let path = root.join(name);
-            load(&path).unwrap_or_else(|err| panic!("{name} should be valid: {err}"));
+            let config = load(&path).unwrap_or_else(|err| panic!("{name} should be valid: {err}"));
+            let expanded = crate::sweep::expand(&config, &path)
+                .unwrap_or_else(|err| panic!("{name}'s sweep should expand: {err}"));
+            assert_eq!(expanded.len(), points, "{name}");
         }
     }
 }

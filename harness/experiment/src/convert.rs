@@ -100,7 +100,7 @@ pub fn variants(config: &ExperimentConfig, task: &Task) -> Vec<Variant> {
                 statistic: config.convert.statistic,
                 authors_off_by_one: config.convert.authors_off_by_one,
             };
-            let inputs = serde_json::json!({ "ann": ann_key, "spec": spec, "neuron": neuron, "samples": samples });
+            let inputs = serde_json::json!({ "code": artifacts::CODE_VERSIONS.convert, "ann": ann_key, "spec": spec, "neuron": neuron, "samples": samples });
             let key = artifacts::short_hash(inputs.to_string().as_bytes());
             let dir = config
                 .runs_dir

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         /// What was being done ("reading", "writing", ...).
         action: &'static str,
@@ -55,11 +55,14 @@ pub enum Error {
     /// An error from the data layer.
     #[error(transparent)]
     Data(#[from] spiking_unet_data::Error),
+    /// The results store, a table or a figure failed.
+    #[error(transparent)]
+    Report(#[from] spiking_unet_report::Error),
     /// A metric that could not be computed (shapes or labels that do not fit).
     #[error("metric: {0}")]
     Metric(#[from] spiking_unet_core::metrics::MetricError),
     /// A JSON document that could not be (de)serialised.
-    #[error("JSON {path}: {source}")]
+    #[error("JSON {path}")]
     Json {
         /// The file.
         path: PathBuf,

@@ -4,7 +4,9 @@
 //! `time_steps`). A converted network is simulated once up to the largest T and scored at every
 //! T of `evaluate.time_steps` on the way, with its spike counts and energy.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use burn::tensor::Device;
 use spiking_unet_core::model::UNet;
@@ -13,7 +15,8 @@ use spiking_unet_core::simulate::{
 };
 
 use crate::config::EvaluateConfig;
-use crate::convert::load_snn;
+use crate::config::ExperimentConfig;
+use crate::convert::{Variant, load_snn};
 
 use crate::artifacts::{self, Manifest, files};
 use crate::config::Split;
@@ -21,7 +24,7 @@ use crate::task::{ImageScore, Metrics, Task, images_to_tensor, tensor_values};
 use crate::{Error, Result};
 
 /// One line of an evaluation table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricRow {
     /// Split evaluated.
     pub split: Split,
@@ -55,8 +58,60 @@ pub fn score_split(
     Ok((scores, aggregate))
 }
 
-/// Evaluate the ANN in artifact folder `dir` on `splits`, write `evaluation.csv` there, and
-/// return its rows.
+/// Bumped whenever scoring or spike counting changes meaning, so cached evaluations are redone.
+pub const EVALUATION_VERSION: u32 = 1;
+
+/// Images per split whose inputs and outputs are saved as PNG for qualitative figures.
+pub const PICTURED_IMAGES: usize = 2;
+
+/// Where an artifact keeps its evaluation of `split`: one file per T (`T8.json`) or `ann.json`,
+/// and `pictures/` with the outputs of the first [`PICTURED_IMAGES`] images. A file's presence
+/// means that evaluation is done; it is reused until [`EVALUATION_VERSION`] changes.
+pub fn cache_dir(artifact: &Path, split: Split) -> PathBuf {
+    artifact
+        .join(format!("evaluation-v{EVALUATION_VERSION}"))
+        .join(split.to_string())
+}
+
+/// The file holding one evaluation: `ann.json`, or `T<t>.json` for a spiking network.
+fn cache_file(artifact: &Path, split: Split, time_steps: Option<usize>) -> PathBuf {
+    cache_dir(artifact, split).join(match time_steps {
+        Some(t) => format!("T{t}.json"),
+        None => "ann.json".into(),
+    })
+}
+
+/// What one evaluation file holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct CachedEvaluation {
+    rows: Vec<MetricRow>,
+    layers: Vec<LayerRow>,
+}
+
+/// The pictures saved for qualitative figures: `pictures/<image>/{input,target,ann,T8}.png`.
+pub fn picture_path(artifact: &Path, split: Split, image: &str, panel: &str) -> PathBuf {
+    cache_dir(artifact, split)
+        .join("pictures")
+        .join(image)
+        .join(format!("{panel}.png"))
+}
+
+/// The T among `steps` that `artifact` has not evaluated on `split` yet.
+pub fn pending_steps(artifact: &Path, split: Split, steps: &[usize]) -> Vec<usize> {
+    steps
+        .iter()
+        .copied()
+        .filter(|&t| !cache_file(artifact, split, Some(t)).exists())
+        .collect()
+}
+
+/// True when the ANN in `artifact` has been evaluated on `split`.
+pub fn ann_evaluated(artifact: &Path, split: Split) -> bool {
+    cache_file(artifact, split, None).exists()
+}
+
+/// Evaluate the ANN in artifact folder `dir` on `splits` (reusing earlier evaluations), write
+/// `evaluation.csv` there, and return its rows.
 pub fn evaluate_ann(dir: &Path, splits: &[Split]) -> Result<Vec<MetricRow>> {
     let manifest = Manifest::read(dir)?;
     if !manifest.is_complete() {
@@ -66,48 +121,76 @@ pub fn evaluate_ann(dir: &Path, splits: &[Split]) -> Result<Vec<MetricRow>> {
                 .into(),
         });
     }
+    let mut rows = Vec::new();
+    for &split in splits {
+        let file = cache_file(dir, split, None);
+        if !file.exists() {
+            let evaluation = evaluate_ann_split(dir, &manifest, split)?;
+            artifacts::write_json(&file, &evaluation)?;
+        }
+        rows.extend(artifacts::read_json::<CachedEvaluation>(&file)?.rows);
+    }
+    artifacts::write_atomic(&dir.join(files::EVALUATION), to_csv(&rows).as_bytes())?;
+    Ok(rows)
+}
+
+/// Score the ANN on one split and save its pictures.
+fn evaluate_ann_split(dir: &Path, manifest: &Manifest, split: Split) -> Result<CachedEvaluation> {
     let device = spiking_unet_core::device::device(&manifest.config.backend)?;
     let task = Task::build(&manifest.config)?;
     let model = artifacts::load_module(manifest.unet.init(&device)?, &dir.join(files::MODEL))?;
     let mut rows = Vec::new();
-    for &split in splits {
-        let (scores, aggregate) = score_split(&model, &task, split, &device)?;
-        for score in &scores {
-            for (metric, value) in &score.values {
-                let (image, metric) = (score.image.clone(), metric.clone());
-                rows.push(MetricRow {
-                    split,
-                    image,
-                    time_steps: None,
-                    metric,
-                    value: *value,
-                });
+    let items = task.eval_items(split);
+    let mut scores = Vec::new();
+    for (k, item) in items.iter().enumerate() {
+        let input = images_to_tensor(std::iter::once(&item.input), &device);
+        model.check_input(input.dims())?;
+        let output = tensor_values(model.forward(input))?;
+        if k < PICTURED_IMAGES {
+            let (input, target) = task.item_pictures(item);
+            let output = task.output_picture(item, &output)?;
+            for (panel, picture) in [("input", input), ("target", target), ("ann", output)] {
+                let path = picture_path(dir, split, &item.name, panel);
+                artifacts::write_atomic(&path, &picture.to_png())?;
             }
         }
-        // The ANN's energy as the authors count it: MACs × 4.6 pJ, per image.
-        let items = task.eval_items(split);
-        let macs: Vec<f64> = items
-            .iter()
-            .map(|i| model.macs(i.input.height, i.input.width) as f64)
-            .collect();
-        let mut aggregate = aggregate;
-        if !macs.is_empty() {
-            let mean_macs = spiking_unet_core::metrics::mean(&macs)?;
-            aggregate.push(("macs".into(), mean_macs));
-            aggregate.push(("energy_pj".into(), mean_macs * ENERGY_PER_MAC_PJ));
-        }
-        for (metric, value) in aggregate {
+        scores.push(task.score(item, &output)?);
+    }
+    for score in &scores {
+        for (metric, value) in &score.values {
             rows.push(MetricRow {
                 split,
-                image: "all".into(),
+                image: score.image.clone(),
                 time_steps: None,
-                metric,
-                value,
+                metric: metric.clone(),
+                value: *value,
             });
         }
     }
-    artifacts::write_atomic(&dir.join(files::EVALUATION), to_csv(&rows).as_bytes())?;
-    Ok(rows)
+    let mut aggregate = task.aggregate(&scores)?;
+    // The ANN's energy as the authors count it: MACs × 4.6 pJ, per image.
+    let macs: Vec<f64> = items
+        .iter()
+        .map(|i| model.macs(i.input.height, i.input.width) as f64)
+        .collect();
+    if !macs.is_empty() {
+        let mean_macs = spiking_unet_core::metrics::mean(&macs)?;
+        aggregate.push(("macs".into(), mean_macs));
+        aggregate.push(("energy_pj".into(), mean_macs * ENERGY_PER_MAC_PJ));
+    }
+    for (metric, value) in aggregate {
+        rows.push(MetricRow {
+            split,
+            image: "all".into(),
+            time_steps: None,
+            metric,
+            value,
+        });
+    }
+    Ok(CachedEvaluation {
+        rows,
+        layers: Vec::new(),
+    })
 }
 
 /// The rows as CSV text with a header.
@@ -123,8 +206,9 @@ pub fn to_csv(rows: &[MetricRow]) -> String {
     text
 }
 
-/// One layer's spike figures at one checkpoint, for `layers.csv`.
-#[derive(Debug, Clone, PartialEq)]
+/// One layer's spike figures at one checkpoint (split-level: the mean over images), for
+/// `layers.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerRow {
     /// Split evaluated.
     pub split: Split,
@@ -142,89 +226,162 @@ pub struct LayerRow {
     pub synaptic_operations: f64,
 }
 
-/// Evaluate the converted network in `dir`: simulate each held-out image once up to the largest
-/// T, score the read-out at every T, and write `evaluation.csv` and `layers.csv` there.
+/// Evaluate the spiking network in `dir` at every T of `evaluate.time_steps`: T already
+/// evaluated are read back; the others come from one simulation up to the largest of them.
+/// Writes `evaluation.csv` and `layers.csv` there (every requested T) and returns the rows.
 pub fn evaluate_snn(dir: &Path, evaluate: &EvaluateConfig) -> Result<Vec<MetricRow>> {
-    let backend: crate::convert::SnnManifest = artifacts::read_json(&dir.join(files::MANIFEST))?;
-    let device = spiking_unet_core::device::device(&backend.config.backend)?;
-    let (manifest, snn) = load_snn(dir, &device)?;
-    let task = Task::build(&manifest.config)?;
-    let budget = evaluate.memory_budget_mib * 1024 * 1024;
-    let mut rows = Vec::new();
-    let mut layer_rows = Vec::new();
+    Ok(evaluate_snn_with_layers(dir, evaluate)?.0)
+}
+
+/// [`evaluate_snn`], also returning the per-layer rows (split-level means over images).
+pub fn evaluate_snn_with_layers(
+    dir: &Path,
+    evaluate: &EvaluateConfig,
+) -> Result<(Vec<MetricRow>, Vec<LayerRow>)> {
+    let (mut rows, mut layers) = (Vec::new(), Vec::new());
     for &split in &evaluate.splits {
-        // Per checkpoint: the per-image scores and spike figures.
-        let mut scores: Vec<Vec<ImageScore>> =
-            evaluate.time_steps.iter().map(|_| Vec::new()).collect();
-        let mut spikes: Vec<Vec<Vec<(String, f64)>>> = vec![Vec::new(); evaluate.time_steps.len()];
-        for item in task.eval_items(split) {
-            let (h, w) = (item.input.height, item.input.width);
-            let chunk = evaluate
-                .time_chunk
-                .unwrap_or_else(|| time_chunk_for_budget(&snn.unet, 1, h, w, budget, 8));
-            let input = images_to_tensor(std::iter::once(&item.input), &device);
-            let checkpoints = simulate(&snn, input, &evaluate.time_steps, chunk)?;
-            for (k, checkpoint) in checkpoints.iter().enumerate() {
-                let output = tensor_values(checkpoint.mean_output())?;
-                let score = task.score(&item, &output)?;
-                let report = spike_report(&snn.unet, checkpoint, 1, h, w);
-                let t = checkpoint.time_steps;
-                let figures = spike_values(&report);
-                for (metric, value) in score.values.iter().cloned().chain(figures.iter().cloned()) {
-                    rows.push(MetricRow {
-                        split,
-                        image: item.name.clone(),
-                        time_steps: Some(t),
-                        metric,
-                        value,
-                    });
-                }
-                for (site, spikes, firing_rate, synaptic_operations) in &report.layers {
-                    layer_rows.push(LayerRow {
-                        split,
-                        image: item.name.clone(),
-                        time_steps: t,
-                        layer: site.to_string(),
-                        spikes: *spikes,
-                        firing_rate: *firing_rate,
-                        synaptic_operations: *synaptic_operations,
-                    });
-                }
-                scores[k].push(score);
-                spikes[k].push(figures);
-            }
+        let missing = pending_steps(dir, split, &evaluate.time_steps);
+        if !missing.is_empty() {
+            simulate_split(dir, split, &missing, evaluate)?;
         }
-        for (k, &t) in evaluate.time_steps.iter().enumerate() {
-            let mut aggregate = task.aggregate(&scores[k])?;
-            // Spikes and energy: the mean per image (the authors' per-sample average).
-            if let Some(first) = spikes[k].first() {
-                for (i, (name, _)) in first.iter().enumerate() {
-                    let values: Vec<f64> = spikes[k].iter().map(|v| v[i].1).collect();
-                    aggregate.push((name.clone(), spiking_unet_core::metrics::mean(&values)?));
-                }
-            }
-            for (metric, value) in aggregate {
-                rows.push(MetricRow {
-                    split,
-                    image: "all".into(),
-                    time_steps: Some(t),
-                    metric,
-                    value,
-                });
-            }
+        for &t in &evaluate.time_steps {
+            let cached: CachedEvaluation = artifacts::read_json(&cache_file(dir, split, Some(t)))?;
+            rows.extend(cached.rows);
+            layers.extend(cached.layers);
         }
     }
     artifacts::write_atomic(&dir.join(files::EVALUATION), to_csv(&rows).as_bytes())?;
     let mut text =
         String::from("split,image,time_steps,layer,spikes,firing_rate,synaptic_operations\n");
-    for r in &layer_rows {
+    for r in &layers {
         text.push_str(&format!(
             "{},{},{},{},{},{},{}\n",
             r.split, r.image, r.time_steps, r.layer, r.spikes, r.firing_rate, r.synaptic_operations
         ));
     }
     artifacts::write_atomic(&dir.join("layers.csv"), text.as_bytes())?;
-    Ok(rows)
+    Ok((rows, layers))
+}
+
+/// Simulate every image of `split` once up to the largest of `steps`, score the read-out at
+/// each of `steps`, and save one evaluation file per T (and the pictures).
+fn simulate_split(
+    dir: &Path,
+    split: Split,
+    steps: &[usize],
+    evaluate: &EvaluateConfig,
+) -> Result<()> {
+    let backend: crate::convert::SnnManifest = artifacts::read_json(&dir.join(files::MANIFEST))?;
+    let device = spiking_unet_core::device::device(&backend.config.backend)?;
+    let (manifest, snn) = load_snn(dir, &device)?;
+    let task = Task::build(&manifest.config)?;
+    let budget = evaluate.memory_budget_mib * 1024 * 1024;
+    let items = task.eval_items(split);
+    let progress = progress_bar(
+        items.len() as u64 * *steps.last().unwrap_or(&0) as u64,
+        &format!("simulate {}", manifest.label()),
+    );
+    // Per checkpoint: the evaluation file being built, per-image scores and spike figures.
+    let mut files: Vec<CachedEvaluation> =
+        steps.iter().map(|_| CachedEvaluation::default()).collect();
+    let mut scores: Vec<Vec<ImageScore>> = steps.iter().map(|_| Vec::new()).collect();
+    let mut figures: Vec<Vec<Vec<(String, f64)>>> = vec![Vec::new(); steps.len()];
+    let mut layer_sums: Vec<Vec<(String, [f64; 3])>> = vec![Vec::new(); steps.len()];
+    for (k, item) in items.iter().enumerate() {
+        let (h, w) = (item.input.height, item.input.width);
+        let chunk = evaluate
+            .time_chunk
+            .unwrap_or_else(|| time_chunk_for_budget(&snn.unet, 1, h, w, budget, 8));
+        let input = images_to_tensor(std::iter::once(&item.input), &device);
+        let checkpoints = simulate(&snn, input, steps, chunk)?;
+        progress.inc(*steps.last().unwrap_or(&0) as u64);
+        for (c, checkpoint) in checkpoints.iter().enumerate() {
+            let output = tensor_values(checkpoint.mean_output())?;
+            let t = checkpoint.time_steps;
+            if k < PICTURED_IMAGES {
+                let picture = task.output_picture(item, &output)?;
+                artifacts::write_atomic(
+                    &picture_path(dir, split, &item.name, &format!("T{t}")),
+                    &picture.to_png(),
+                )?;
+            }
+            let score = task.score(item, &output)?;
+            let report = spike_report(&snn.unet, checkpoint, 1, h, w);
+            let values = spike_values(&report);
+            for (metric, value) in score.values.iter().chain(values.iter()) {
+                files[c].rows.push(MetricRow {
+                    split,
+                    image: item.name.clone(),
+                    time_steps: Some(t),
+                    metric: metric.clone(),
+                    value: *value,
+                });
+            }
+            if layer_sums[c].is_empty() {
+                layer_sums[c] = report
+                    .layers
+                    .iter()
+                    .map(|(site, ..)| (site.to_string(), [0.0; 3]))
+                    .collect();
+            }
+            for ((_, sums), (_, spikes, rate, synops)) in
+                layer_sums[c].iter_mut().zip(&report.layers)
+            {
+                sums[0] += spikes;
+                sums[1] += rate;
+                sums[2] += synops;
+            }
+            scores[c].push(score);
+            figures[c].push(values);
+        }
+    }
+    progress.finish_and_clear();
+    let n = items.len().max(1) as f64;
+    for (c, &t) in steps.iter().enumerate() {
+        let mut aggregate = task.aggregate(&scores[c])?;
+        // Spikes and energy: the mean per image (the authors' per-sample average).
+        if let Some(first) = figures[c].first() {
+            for (i, (name, _)) in first.iter().enumerate() {
+                let values: Vec<f64> = figures[c].iter().map(|v| v[i].1).collect();
+                aggregate.push((name.clone(), spiking_unet_core::metrics::mean(&values)?));
+            }
+        }
+        for (metric, value) in aggregate {
+            files[c].rows.push(MetricRow {
+                split,
+                image: "all".into(),
+                time_steps: Some(t),
+                metric,
+                value,
+            });
+        }
+        files[c].layers = layer_sums[c]
+            .iter()
+            .map(|(layer, [spikes, rate, synops])| LayerRow {
+                split,
+                image: "all".into(),
+                time_steps: t,
+                layer: layer.clone(),
+                spikes: spikes / n,
+                firing_rate: rate / n,
+                synaptic_operations: synops / n,
+            })
+            .collect();
+        artifacts::write_json(&cache_file(dir, split, Some(t)), &files[c])?;
+    }
+    Ok(())
+}
+
+/// A progress bar over simulated time steps (hidden when stderr is not a terminal).
+fn progress_bar(length: u64, message: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(length);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>40} [{bar:30}] {pos}/{len} steps {elapsed}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(message.to_string());
+    bar
 }
 
 /// The spike and energy metrics of a report, as named in the CSVs.
@@ -238,72 +395,129 @@ fn spike_values(report: &spiking_unet_core::simulate::SpikeReport) -> Vec<(Strin
     ]
 }
 
+/// What a network of a config is.
+#[derive(Debug, Clone)]
+pub enum ModelKind {
+    /// The trained (or imported) ANN.
+    Ann,
+    /// A converted network.
+    Converted(Variant),
+    /// A converted network after fine-tuning.
+    Finetuned(Variant),
+}
+
+/// One network of a config, evaluated.
+#[derive(Debug)]
+pub struct ModelEvaluation {
+    /// `ann`, `normalization / neuron` or `finetuned T=3 normalization / neuron`.
+    pub label: String,
+    /// What it is.
+    pub kind: ModelKind,
+    /// Its artifact folder.
+    pub dir: PathBuf,
+    /// Whole-network rows.
+    pub rows: Vec<MetricRow>,
+    /// Per-layer rows (spiking networks).
+    pub layers: Vec<LayerRow>,
+}
+
 /// The ANN and every converted variant of a config, evaluated side by side.
 #[derive(Debug)]
 pub struct Comparison {
-    /// `(model label, rows)`: `ann` first, then `normalization / neuron` per variant.
-    pub models: Vec<(String, Vec<MetricRow>)>,
+    /// The ANN first, then the converted variants, then the fine-tuned ones.
+    pub models: Vec<ModelEvaluation>,
     /// Where the combined CSV was written.
-    pub csv: std::path::PathBuf,
+    pub csv: PathBuf,
 }
 
-/// Evaluate the ANN of `config` and every SNN its `convert` section names (converted
-/// beforehand), and write `runs/<name>/comparison.csv` with a `model` column.
-pub fn evaluate_config(config: &crate::config::ExperimentConfig) -> Result<Comparison> {
-    let ann_dir = artifacts::ann_dir(config);
+/// The networks of `config` (ANN, converted variants, fine-tuned ones), each with its folder
+/// and label, whether or not they exist yet.
+pub fn models(config: &ExperimentConfig, task: &Task) -> Vec<(String, ModelKind, PathBuf)> {
     let mut models = vec![(
         "ann".to_string(),
-        evaluate_ann(&ann_dir, &config.evaluate.splits)?,
+        ModelKind::Ann,
+        artifacts::ann_dir(config),
     )];
-    let task = Task::build(config)?;
-    for variant in crate::convert::variants(config, &task) {
-        if !variant.dir.join(files::MANIFEST).exists() {
-            return Err(Error::Artifact {
-                path: variant.dir,
-                message: format!(
-                    "{} / {} is not converted yet; run `convert` (or `reproduce`) first",
-                    variant.spec.normalization.label(),
-                    variant.neuron.label()
-                ),
-            });
-        }
+    for variant in crate::convert::variants(config, task) {
         let label = format!(
             "{} / {}",
             variant.spec.normalization.label(),
             variant.neuron.label()
         );
-        tracing::info!("simulating {label}");
-        models.push((label, evaluate_snn(&variant.dir, &config.evaluate)?));
+        let dir = variant.dir.clone();
+        models.push((label, ModelKind::Converted(variant), dir));
     }
-    for (variant, dir) in crate::finetune::selected(config, &task) {
+    for (variant, dir) in crate::finetune::selected(config, task) {
         let label = format!(
             "finetuned T={} {} / {}",
             config.finetune.time_steps,
             variant.spec.normalization.label(),
             variant.neuron.label()
         );
-        let finished = dir.join(files::MANIFEST).exists()
-            && artifacts::read_json::<crate::convert::SnnManifest>(&dir.join(files::MANIFEST))?
-                .finetune
-                .is_some_and(|f| f.summary.is_some());
-        if !finished {
-            return Err(Error::Artifact {
-                path: dir,
-                message: format!(
-                    "{label} is not fine-tuned yet; run `finetune` (or `reproduce`) first"
-                ),
-            });
-        }
-        tracing::info!("simulating {label}");
-        models.push((label, evaluate_snn(&dir, &config.evaluate)?));
+        models.push((label, ModelKind::Finetuned(variant), dir));
+    }
+    models
+}
+
+/// Evaluate the ANN of `config` and every SNN its `convert` and `finetune` sections name (made
+/// beforehand) at [`ExperimentConfig::evaluation_steps`], reusing earlier evaluations, and write
+/// `runs/<name>/comparison.csv` with a `model` column.
+pub fn evaluate_config(config: &ExperimentConfig) -> Result<Comparison> {
+    let task = Task::build(config)?;
+    let settings = EvaluateConfig {
+        time_steps: config.evaluation_steps(),
+        ..config.evaluate.clone()
+    };
+    let mut models = Vec::new();
+    for (label, kind, dir) in self::models(config, &task) {
+        let (rows, layers) = match &kind {
+            ModelKind::Ann => (evaluate_ann(&dir, &settings.splits)?, Vec::new()),
+            ModelKind::Converted(_) | ModelKind::Finetuned(_) => {
+                check_spiking_artifact(&label, &kind, &dir)?;
+                tracing::info!("evaluating {label}");
+                evaluate_snn_with_layers(&dir, &settings)?
+            }
+        };
+        models.push(ModelEvaluation {
+            label,
+            kind,
+            dir,
+            rows,
+            layers,
+        });
     }
     let mut text = String::from("model,split,image,time_steps,metric,value\n");
-    for (label, rows) in &models {
-        for line in to_csv(rows).lines().skip(1) {
-            text.push_str(&format!("{label},{line}\n"));
+    for model in &models {
+        for line in to_csv(&model.rows).lines().skip(1) {
+            text.push_str(&format!("{},{line}\n", model.label));
         }
     }
     let csv = config.runs_dir.join(&config.name).join("comparison.csv");
     artifacts::write_atomic(&csv, text.as_bytes())?;
     Ok(Comparison { models, csv })
+}
+
+/// An error telling which stage to run when a spiking network is missing or unfinished.
+fn check_spiking_artifact(label: &str, kind: &ModelKind, dir: &Path) -> Result<()> {
+    let manifest = dir.join(files::MANIFEST);
+    let ready = match kind {
+        ModelKind::Finetuned(_) => {
+            manifest.exists()
+                && artifacts::read_json::<crate::convert::SnnManifest>(&manifest)?
+                    .finetune
+                    .is_some_and(|f| f.summary.is_some())
+        }
+        _ => manifest.exists(),
+    };
+    if ready {
+        return Ok(());
+    }
+    let stage = match kind {
+        ModelKind::Finetuned(_) => "fine-tuned yet; run `finetune`",
+        _ => "converted yet; run `convert`",
+    };
+    Err(Error::Artifact {
+        path: dir.to_path_buf(),
+        message: format!("{label} is not {stage} (or `reproduce`) first"),
+    })
 }

@@ -60,7 +60,7 @@ pub fn selected(config: &ExperimentConfig, task: &Task) -> Vec<(Variant, PathBuf
         })
         .map(|v| {
             let inputs =
-                serde_json::json!({ "source": v.dir, "settings": settings, "seed": config.seed });
+                serde_json::json!({ "code": artifacts::CODE_VERSIONS.finetune, "source": v.dir, "settings": settings, "seed": config.seed });
             let dir = config.runs_dir.join(&config.name).join(format!(
                 "ft-{}",
                 artifacts::short_hash(inputs.to_string().as_bytes())

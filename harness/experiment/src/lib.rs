@@ -14,6 +14,8 @@ mod error;
 pub mod evaluate;
 pub mod finetune;
 pub mod reproduce;
+pub mod results;
+pub mod sweep;
 pub mod task;
 pub mod train;
 

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use spiking_unet_cli::{ConfigArg, run};
-use spiking_unet_experiment::{config, convert};
+use spiking_unet_experiment::convert;
 
 #[derive(Parser)]
 #[command(
@@ -17,19 +17,16 @@ struct Args {
 fn main() -> std::process::ExitCode {
     run(|| {
         let args = Args::parse();
-        let config = config::load(&args.config.config)?;
-        if args.config.check {
-            println!("{}: valid", args.config.config.display());
-            return Ok(());
-        }
-        for outcome in convert::convert(&config, &args.config.config)? {
-            let verb = if outcome.reused {
-                "already converted"
-            } else {
-                "converted"
-            };
-            println!("{verb}: {} -> {}", outcome.label, outcome.dir.display());
-        }
-        Ok(())
+        args.config.each_point(|config| {
+            for outcome in convert::convert(config, &args.config.config)? {
+                let verb = if outcome.reused {
+                    "already converted"
+                } else {
+                    "converted"
+                };
+                println!("{verb}: {} -> {}", outcome.label, outcome.dir.display());
+            }
+            Ok(())
+        })
     })
 }

@@ -7,6 +7,7 @@ use clap::Parser;
 use spiking_unet_cli::run;
 use spiking_unet_experiment::config::{self, EvaluateConfig, Split};
 use spiking_unet_experiment::evaluate::{self, MetricRow};
+use spiking_unet_experiment::sweep;
 
 #[derive(Parser)]
 #[command(
@@ -63,15 +64,26 @@ fn main() -> std::process::ExitCode {
                 } else {
                     evaluate::evaluate_ann(dir, &settings.splits)?
                 };
-                print_summary(&[(dir.display().to_string(), rows)]);
+                print_summary(&[(dir.display().to_string(), &rows)]);
                 println!("per-image rows: {}", dir.join("evaluation.csv").display());
             }
             (None, Some(path)) => {
-                let mut config = config::load(path)?;
-                overrides(&mut config.evaluate);
-                let comparison = evaluate::evaluate_config(&config)?;
-                print_summary(&comparison.models);
-                println!("all rows: {}", comparison.csv.display());
+                let config = config::load(path)?;
+                for point in sweep::expand(&config, path)? {
+                    let mut config = point.config;
+                    if point.label != "base" {
+                        println!("== point {}: {}", point.index, point.label);
+                    }
+                    overrides(&mut config.evaluate);
+                    let comparison = evaluate::evaluate_config(&config)?;
+                    let models: Vec<(String, &Vec<MetricRow>)> = comparison
+                        .models
+                        .iter()
+                        .map(|m| (m.label.clone(), &m.rows))
+                        .collect();
+                    print_summary(&models);
+                    println!("all rows: {}", comparison.csv.display());
+                }
             }
             (None, None) => unreachable!("clap requires one of CONFIG and --artifact"),
         }
@@ -80,7 +92,7 @@ fn main() -> std::process::ExitCode {
 }
 
 /// The split-level quality metrics, one line per model and T.
-fn print_summary(models: &[(String, Vec<MetricRow>)]) {
+fn print_summary(models: &[(String, &Vec<MetricRow>)]) {
     let shown = [
         "psnr",
         "ssim",

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use spiking_unet_cli::{ConfigArg, run};
-use spiking_unet_experiment::{config, finetune};
+use spiking_unet_experiment::finetune;
 
 #[derive(Parser)]
 #[command(
@@ -17,12 +17,8 @@ struct Args {
 fn main() -> std::process::ExitCode {
     run(|| {
         let args = Args::parse();
-        let config = config::load(&args.config.config)?;
-        if args.config.check {
-            println!("{}: valid", args.config.config.display());
-            return Ok(());
-        }
-        let outcomes = finetune::finetune(&config, &args.config.config)?;
+        args.config.each_point(|config| {
+        let outcomes = finetune::finetune(config, &args.config.config)?;
         if outcomes.is_empty() {
             println!(
                 "nothing to fine-tune: no converted variant matches `finetune.normalizations` x `finetune.neurons`"
@@ -48,5 +44,6 @@ fn main() -> std::process::ExitCode {
             );
         }
         Ok(())
+        })
     })
 }

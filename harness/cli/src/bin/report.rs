@@ -1,21 +1,71 @@
-//! `report`: Render tables and plots from evaluated runs.
-//! Not implemented yet: it says so and exits with an error instead of pretending to work.
+//! `report CONFIG`: merge the shard tables in the config's results folder and write its tables
+//! (Markdown, LaTeX, CSV) and figures (PNG, SVG). `--compare-to DIR` then checks them against a
+//! committed folder within the tolerance in `DIR/tolerance.yaml`, as CI does.
 
+use std::path::PathBuf;
+
+use anyhow::bail;
 use clap::Parser;
-use spiking_unet_cli::{ConfigArg, run};
-use spiking_unet_experiment::{Error, config};
+use spiking_unet_cli::run;
+use spiking_unet_experiment::{config, reproduce};
+use spiking_unet_report::compare::{Tolerance, compare_dirs};
 
 #[derive(Parser)]
-#[command(about = "Render tables and plots from evaluated runs (not implemented yet)")]
+#[command(
+    about = "Tables and figures from a config's results store; optional check against committed results"
+)]
 struct Args {
-    #[command(flatten)]
-    config: ConfigArg,
+    /// The experiment config whose results to report.
+    config: PathBuf,
+    /// Results folder to read and write instead of the config's `report.dir`.
+    #[arg(long)]
+    results_dir: Option<PathBuf>,
+    /// A committed results folder to compare the tables with; exit 1 on a difference.
+    #[arg(long)]
+    compare_to: Option<PathBuf>,
+    /// Tolerance file for the comparison (default: COMPARE_TO/tolerance.yaml).
+    #[arg(long, requires = "compare_to")]
+    tolerance: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
     run(|| {
         let args = Args::parse();
-        config::load(&args.config.config)?;
-        Err(Error::NotImplemented("report").into())
+        let mut config = config::load(&args.config)?;
+        if let Some(dir) = &args.results_dir {
+            config.report.dir = Some(dir.clone());
+        }
+        let files = reproduce::report(&config, &args.config)?;
+        println!(
+            "wrote {} files under {}",
+            files.len(),
+            config.results_dir().display()
+        );
+        if let Some(expected) = &args.compare_to {
+            let tolerance_path = args
+                .tolerance
+                .clone()
+                .unwrap_or_else(|| expected.join("tolerance.yaml"));
+            let tolerance = Tolerance::load(&tolerance_path)?;
+            let problems = compare_dirs(expected, &config.results_dir(), &tolerance)?;
+            if !problems.is_empty() {
+                for problem in &problems {
+                    eprintln!("{problem}");
+                }
+                bail!(
+                    "{} table file(s) differ from {} beyond the tolerance in {}",
+                    problems.len(),
+                    expected.display(),
+                    tolerance_path.display()
+                );
+            }
+            println!(
+                "tables match {} (tolerance: {} absolute, {} relative)",
+                expected.display(),
+                tolerance.absolute,
+                tolerance.relative
+            );
+        }
+        Ok(())
     })
 }

@@ -1,55 +1,96 @@
-//! `reproduce CONFIG...`: run every implemented stage of each experiment config, reusing and
-//! resuming earlier runs' artifacts, and print the headline metrics.
+//! `reproduce CONFIG...`: run the stage graph (train → convert → finetune → evaluate → report)
+//! of each config, for every point of its sweep or one `--shard`, reusing and resuming earlier
+//! runs' artifacts. `--dry-run` prints the plan and runs nothing.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
 use spiking_unet_cli::run;
-use spiking_unet_experiment::{config, reproduce};
+use spiking_unet_experiment::config;
+use spiking_unet_experiment::reproduce::{self, Options};
+use spiking_unet_experiment::sweep::{self, Shard};
 
 #[derive(Parser)]
-#[command(
-    about = "Run the pipeline of one or more experiment configs (today: train -> convert -> evaluate)"
-)]
+#[command(about = "Train, convert, fine-tune, evaluate and report the experiments of YAML configs")]
 struct Args {
-    /// YAML experiment configs, e.g. configs/quickstart-denoise.yaml configs/quickstart-segment.yaml.
+    /// YAML experiment configs, e.g. configs/quickstart.yaml.
     #[arg(required = true)]
     configs: Vec<PathBuf>,
+    /// Print which stages would run and which artifacts would be reused, then stop.
+    #[arg(long)]
+    dry_run: bool,
+    /// Run slice i of n of each sweep (1-based, contiguous blocks), e.g. `--shard 2/4` in a job
+    /// array; then run `report CONFIG` once every shard is done.
+    #[arg(long, value_parser = Shard::parse, default_value = "1/1")]
+    shard: Shard,
 }
 
 fn main() -> std::process::ExitCode {
     run(|| {
         let args = Args::parse();
-        // Validate every config before any work, so a typo in the last one costs nothing.
-        let configs = args
-            .configs
-            .iter()
-            .map(|path| config::load(path).map(|c| (path, c)))
-            .collect::<Result<Vec<_>, _>>()?;
-        for (path, config) in configs {
-            let result = reproduce::reproduce(&config, path)
-                .with_context(|| format!("reproducing {}", path.display()))?;
-            println!("== {}: ANN {}", config.name, result.training.dir.display());
-            for (label, rows) in &result.comparison.models {
-                let metric = |r: &&spiking_unet_experiment::evaluate::MetricRow| {
-                    r.image == "all" && ["psnr", "f1", "miou"].contains(&r.metric.as_str())
-                };
-                let values: Vec<String> = rows
-                    .iter()
-                    .filter(metric)
-                    .map(|r| match r.time_steps {
-                        Some(t) => format!("T={t}: {} {:.3}", r.metric, r.value),
-                        None => format!("{} {:.3}", r.metric, r.value),
-                    })
-                    .collect();
-                println!("   {label:<34} {}", values.join("  "));
+        // Validate every config (and its sweep) before any work, so a typo in the last one costs nothing.
+        let mut configs = Vec::new();
+        for path in &args.configs {
+            let config = config::load(path)?;
+            let points = args.shard.select(sweep::expand(&config, path)?);
+            configs.push((path, config, points));
+        }
+        for (path, config, points) in configs {
+            if args.dry_run {
+                println!(
+                    "== {} ({} of its points, shard {}): plan",
+                    path.display(),
+                    points.len(),
+                    args.shard
+                );
+                for point in &points {
+                    println!("   point {}: {}", point.index, point.label);
+                }
+                for step in reproduce::plan(&points, args.shard.count > 1)? {
+                    println!("   {step}");
+                }
+                continue;
             }
-            println!("   all rows: {}", result.comparison.csv.display());
+            let result = reproduce::reproduce(&config, path, &Options { shard: args.shard })
+                .with_context(|| format!("reproducing {}", path.display()))?;
+            let reused = result
+                .plan
+                .iter()
+                .filter(|s| s.action == reproduce::Action::Reuse)
+                .count();
             println!(
-                "   stages not available yet: {}",
-                result.stages_not_yet_available.join(", ")
+                "== {}: {} points, {} of {} steps reused",
+                path.display(),
+                result.points.len(),
+                reused,
+                result.plan.len()
             );
+            for (label, comparison) in &result.points {
+                println!("   point {label}");
+                for model in &comparison.models {
+                    let values: Vec<String> = model
+                        .rows
+                        .iter()
+                        .filter(|r| r.image == "all" && ["psnr", "f1"].contains(&r.metric.as_str()))
+                        .map(|r| match r.time_steps {
+                            Some(t) => format!("T={t}: {:.3}", r.value),
+                            None => format!("{} {:.3}", r.metric, r.value),
+                        })
+                        .collect();
+                    println!("     {:<40} {}", model.label, values.join("  "));
+                }
+            }
+            println!("   results table: {}", result.shard_table[1].display());
+            if result.report_files.is_empty() {
+                println!(
+                    "   shard {} done; run `report {}` after the others",
+                    args.shard,
+                    path.display()
+                );
+            } else {
+                println!("   tables and figures: {}", result.results_dir.display());
+            }
         }
         Ok(())
     })

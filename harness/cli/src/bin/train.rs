@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use spiking_unet_cli::{ConfigArg, run};
-use spiking_unet_experiment::{config, train};
+use spiking_unet_experiment::train;
 
 #[derive(Parser)]
 #[command(
@@ -17,29 +17,26 @@ struct Args {
 fn main() -> std::process::ExitCode {
     run(|| {
         let args = Args::parse();
-        let config = config::load(&args.config.config)?;
-        if args.config.check {
-            println!("{}: valid", args.config.config.display());
-            return Ok(());
-        }
-        let outcome = train::train(&config, &args.config.config).context("training")?;
-        match &outcome.summary {
-            Some(s) => println!(
-                "{}: {} (epoch {} of {} kept, {} {} = {:.4})",
-                if outcome.reused {
-                    "already trained"
-                } else {
-                    "trained"
-                },
-                outcome.dir.display(),
-                s.selected_epoch,
-                s.epochs,
-                s.selection_split,
-                s.selection_metric,
-                s.selection_value
-            ),
-            None => println!("imported pretrained weights: {}", outcome.dir.display()),
-        }
-        Ok(())
+        args.config.each_point(|config| {
+            let outcome = train::train(config, &args.config.config).context("training")?;
+            match &outcome.summary {
+                Some(s) => println!(
+                    "{}: {} (epoch {} of {} kept, {} {} = {:.4})",
+                    if outcome.reused {
+                        "already trained"
+                    } else {
+                        "trained"
+                    },
+                    outcome.dir.display(),
+                    s.selected_epoch,
+                    s.epochs,
+                    s.selection_split,
+                    s.selection_metric,
+                    s.selection_value
+                ),
+                None => println!("imported pretrained weights: {}", outcome.dir.display()),
+            }
+            Ok(())
+        })
     })
 }
