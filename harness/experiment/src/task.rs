@@ -242,56 +242,31 @@ impl Task {
 }
 
 /// A picture for qualitative figures: gray levels 0..=255, row-major.
-pub struct Picture {
-    /// Columns.
-    pub width: usize,
-    /// Rows.
-    pub height: usize,
-    /// Gray levels.
-    pub pixels: Vec<u8>,
+pub type Picture = spiking_unet_report::plot::GrayImage;
+
+/// The mean over channels of an image in [0, 1] (clipped), as gray levels.
+fn picture_of_image(image: &Image) -> Picture {
+    let plane = image.height * image.width;
+    let pixels = (0..plane)
+        .map(|p| {
+            let sum: f32 = (0..image.channels).map(|c| image.data[c * plane + p]).sum();
+            ((sum / image.channels as f32).clamp(0.0, 1.0) * 255.0).round() as u8
+        })
+        .collect();
+    Picture {
+        width: image.width,
+        height: image.height,
+        pixels,
+    }
 }
 
-impl Picture {
-    /// The mean over channels of an image in [0, 1] (clipped), as gray levels.
-    fn of_image(image: &Image) -> Picture {
-        let plane = image.height * image.width;
-        let pixels = (0..plane)
-            .map(|p| {
-                let sum: f32 = (0..image.channels).map(|c| image.data[c * plane + p]).sum();
-                ((sum / image.channels as f32).clamp(0.0, 1.0) * 255.0).round() as u8
-            })
-            .collect();
-        Picture {
-            width: image.width,
-            height: image.height,
-            pixels,
-        }
-    }
-
-    /// A class map with classes spread over the gray range.
-    fn of_classes(labels: &[u8], height: usize, width: usize, classes: usize) -> Picture {
-        let step = 255 / classes.saturating_sub(1).max(1);
-        Picture {
-            width,
-            height,
-            pixels: labels.iter().map(|&k| (k as usize * step) as u8).collect(),
-        }
-    }
-
-    /// Encode as an 8-bit gray PNG.
-    pub fn to_png(&self) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        let mut encoder = png::Encoder::new(&mut bytes, self.width as u32, self.height as u32);
-        encoder.set_color(png::ColorType::Grayscale);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder
-            .write_header()
-            .expect("writing to memory cannot fail");
-        writer
-            .write_image_data(&self.pixels)
-            .expect("the buffer matches the header");
-        drop(writer);
-        bytes
+/// A class map with classes spread over the gray range.
+fn picture_of_classes(labels: &[u8], height: usize, width: usize, classes: usize) -> Picture {
+    let step = 255 / classes.saturating_sub(1).max(1);
+    Picture {
+        width,
+        height,
+        pixels: labels.iter().map(|&k| (k as usize * step) as u8).collect(),
     }
 }
 
@@ -299,12 +274,12 @@ impl Task {
     /// The input and target of an item as pictures (noisy and clean images; image and classes).
     pub fn item_pictures(&self, item: &EvalItem) -> (Picture, Picture) {
         let target = match &item.truth {
-            Truth::Clean(clean) => Picture::of_image(clean),
+            Truth::Clean(clean) => picture_of_image(clean),
             Truth::Labels(map) => {
-                Picture::of_classes(&map.labels, map.height, map.width, self.classes())
+                picture_of_classes(&map.labels, map.height, map.width, self.classes())
             }
         };
-        (Picture::of_image(&item.input), target)
+        (picture_of_image(&item.input), target)
     }
 
     /// What a network output shows: the denoised image, or the predicted classes.
@@ -313,7 +288,7 @@ impl Task {
         Ok(match &item.truth {
             Truth::Clean(_) => {
                 let estimate = metrics::denoised_estimate(&input.data, output)?;
-                Picture::of_image(&Image::new(
+                picture_of_image(&Image::new(
                     input.channels,
                     input.height,
                     input.width,
@@ -323,7 +298,7 @@ impl Task {
             Truth::Labels(map) => {
                 let classes = output.len() / map.labels.len();
                 let predicted = argmax_classes(output, classes, map.labels.len());
-                Picture::of_classes(&predicted, map.height, map.width, classes)
+                picture_of_classes(&predicted, map.height, map.width, classes)
             }
         })
     }

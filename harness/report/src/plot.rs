@@ -110,6 +110,24 @@ pub struct GrayImage {
     pub pixels: Vec<u8>,
 }
 
+impl GrayImage {
+    /// An 8-bit gray PNG of the image.
+    pub fn to_png(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut encoder = png::Encoder::new(&mut bytes, self.width as u32, self.height as u32);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder
+            .write_header()
+            .expect("writing a PNG header to memory cannot fail");
+        writer
+            .write_image_data(&self.pixels)
+            .expect("`pixels` holds width * height values");
+        drop(writer);
+        bytes
+    }
+}
+
 /// Qualitative grid: rows of captioned panels (e.g. a row per test image: input, target, ANN,
 /// SNN T=4, SNN T=16, SNN T=64), row labels at left.
 #[derive(Debug, Clone, PartialEq)]
@@ -1271,8 +1289,7 @@ impl<'a> GridPlot<'a> {
 }
 
 /// `image` enlarged `scale` times with its top-left corner at `origin`, one rectangle per
-/// [`gray_blocks`] block: the SVG backend cannot embed a bitmap with this crate's plotters
-/// features, and one rectangle per pixel would make the SVG files huge.
+/// [`gray_blocks`] block (the PNG pass; the SVG gets the pictures embedded as PNG).
 fn draw_gray<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     image: &GrayImage,
@@ -1372,7 +1389,7 @@ impl Figure for GridPlot<'_> {
         for (r, (_, panels)) in self.grid.rows.iter().enumerate() {
             for (c, (_, image)) in panels.iter().enumerate() {
                 let (x0, y0) = self.picture_origin(self.cell_origin(r, c), image);
-                let png = encode_gray_png(image);
+                let png = image.to_png();
                 elements.push_str(&format!(
                     "<image x=\"{x0}\" y=\"{y0}\" width=\"{}\" height=\"{}\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,{}\"/>\n",
                     image.width * self.scale,
@@ -1408,22 +1425,6 @@ impl GridPlot<'_> {
             y + CAPTION_BAND as i32 + (self.cell.1 as i32 - h) / 2,
         )
     }
-}
-
-/// An 8-bit gray PNG of `image`, for embedding in SVG.
-fn encode_gray_png(image: &GrayImage) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut bytes, image.width as u32, image.height as u32);
-    encoder.set_color(png::ColorType::Grayscale);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder
-        .write_header()
-        .expect("writing a PNG header to memory cannot fail");
-    writer
-        .write_image_data(&image.pixels)
-        .expect("the pixel count was checked when the grid was prepared");
-    drop(writer);
-    bytes
 }
 
 #[cfg(test)]
