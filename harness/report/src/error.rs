@@ -24,7 +24,7 @@ pub enum Error {
         source: polars::error::PolarsError,
     },
     /// A results table that reads but does not hold what a report needs.
-    #[error("results table {path}: {message}")]
+    #[error("{path}: {message}")]
     Contents {
         /// The table (or the folder of shard tables).
         path: PathBuf,
