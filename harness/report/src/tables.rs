@@ -471,7 +471,11 @@ pub fn significance(summary: &Summary, settings: &TableSettings) -> Vec<Table> {
                     !m.is_mt() && !m.is_ann() && m.without_neuron() == mt.without_neuron()
                 });
                 for rival in rivals {
-                    for metric in &summary.quality_metrics[&group] {
+                    // `psnr_noisy` and the like score the input, the same for every network.
+                    let metrics = summary.quality_metrics[&group]
+                        .iter()
+                        .filter(|m| !m.ends_with("_noisy"));
+                    for metric in metrics {
                         let sample = |m: &Method| {
                             summary
                                 .per_image
