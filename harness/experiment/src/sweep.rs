@@ -156,26 +156,8 @@ pub fn expand(config: &ExperimentConfig, path: &Path) -> Result<Vec<SweepPoint>>
         field,
         message,
     };
-    let grid: Vec<(String, Vec<Value>)> = sweep
-        .grid
-        .iter()
-        .map(|(axis, values)| {
-            Ok((
-                axis.clone(),
-                values.expand(&format!("sweep.grid.{axis}"), path)?,
-            ))
-        })
-        .collect::<Result<_>>()?;
-    let zip: Vec<(String, Vec<Value>)> = sweep
-        .zip
-        .iter()
-        .map(|(axis, values)| {
-            Ok((
-                axis.clone(),
-                values.expand(&format!("sweep.zip.{axis}"), path)?,
-            ))
-        })
-        .collect::<Result<_>>()?;
+    let grid = expand_axes(&sweep.grid, "grid", path)?;
+    let zip = expand_axes(&sweep.zip, "zip", path)?;
     let zip_len = zip.first().map_or(1, |(_, values)| values.len());
     if let Some((axis, values)) = zip.iter().find(|(_, v)| v.len() != zip_len) {
         return Err(invalid(
@@ -255,6 +237,20 @@ pub fn expand(config: &ExperimentConfig, path: &Path) -> Result<Vec<SweepPoint>>
         }
     }
     Ok(points)
+}
+
+/// The values of every axis of one block (`grid` or `zip`), in file order.
+fn expand_axes(
+    axes: &IndexMap<String, AxisValues>,
+    block: &str,
+    path: &Path,
+) -> Result<Vec<(String, Vec<Value>)>> {
+    axes.iter()
+        .map(|(axis, values)| {
+            let field = format!("sweep.{block}.{axis}");
+            Ok((axis.clone(), values.expand(&field, path)?))
+        })
+        .collect()
 }
 
 impl AxisValues {
