@@ -9,3 +9,6 @@ mod config_errors;
 mod train_evaluate;
 // A sweep in two shards, merged by `report`; reuse after a rerun; the CI comparison.
 mod sweep_report;
+// `datasets` list/info/fetch/verify against the loopback mock hub, then train and evaluate
+// on the fetched benchmark offline.
+mod datasets;

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::embedded::{embedded_file, provenance};
 use crate::error::{Error, Result};
 use crate::image::{Image, decode_png, png_shape};
-use crate::patch::{sample_flips, sample_window};
+use crate::layout::EvalLayout;
+use crate::patch::{FlipMode, PatchSettings, epoch_patches, sample_flips, sample_window};
 use crate::rng::{Stream, name_key, stream_rng};
 use crate::validation::{check_patches_per_epoch, check_side, check_size_multiple};
 
@@ -256,6 +257,24 @@ pub struct DenoisingEvalImage {
     pub clean: Image,
     /// `clean` plus its noise realisation.
     pub noisy: Image,
+    /// How `noisy` is tiled for the network and the outputs stitched back to `clean`'s size.
+    pub layout: EvalLayout,
+}
+
+/// Clean images of a denoising dataset, before any noise: what a dataset pipeline (the
+/// embedded images here, BSD68 and friends in the datasets crate) hands to [`DenoisingTask`].
+#[derive(Debug, Clone)]
+pub struct DenoisingImages {
+    /// 1 (gray) or 3 (colour).
+    pub channels: usize,
+    /// Training images, from which random patches are cut.
+    pub train: Vec<Image>,
+    /// Validation images: (name, clean image, layout).
+    pub validation: Vec<(String, Image, EvalLayout)>,
+    /// Test images: (name, clean image, layout).
+    pub test: Vec<(String, Image, EvalLayout)>,
+    /// (file, sha256) of every file read.
+    pub sources: Vec<(String, String)>,
 }
 
 /// The denoising data of one experiment: training images, and validation/test images with
@@ -265,9 +284,7 @@ pub struct DenoisingTask {
     seed: u64,
     channels: usize,
     noise_std: f32,
-    patch_size: usize,
-    patches_per_epoch: usize,
-    flips: bool,
+    patches: PatchSettings,
     train: Vec<Image>,
     validation: Vec<DenoisingEvalImage>,
     test: Vec<DenoisingEvalImage>,
@@ -280,49 +297,72 @@ impl DenoisingTask {
     pub fn new(config: &DenoisingDataConfig, seed: u64, size_multiple: usize) -> Result<Self> {
         config.validate(size_multiple)?;
         let splits = config.resolved_splits();
-        let noise_std = config.sigma / 255.0;
         let files: Vec<String> = [&splits.train, &splits.val, &splits.test]
             .into_iter()
             .flatten()
             .map(|stem| file_name(stem))
             .collect();
         let sources = provenance(files.iter().map(String::as_str))?;
-
         let train = splits
             .train
             .iter()
             .map(|stem| load_image(stem))
             .collect::<Result<Vec<_>>>()?;
-        let eval_set = |stems: &[String], stream: Stream| {
+        let eval_set = |stems: &[String]| {
             stems
                 .iter()
                 .map(|stem| {
                     let clean = eval_crop(&load_image(stem)?, config.eval_crop, size_multiple);
-                    let mut rng = stream_rng(seed, stream, name_key(stem));
-                    let noisy = add_noise(&clean, noise_std, &mut rng);
-                    Ok(DenoisingEvalImage {
-                        name: stem.clone(),
-                        clean,
-                        noisy,
-                    })
+                    let layout = EvalLayout::whole(clean.height, clean.width);
+                    Ok((stem.clone(), clean, layout))
                 })
                 .collect::<Result<Vec<_>>>()
         };
-        let validation = eval_set(&splits.val, Stream::DenoisingValidation)?;
-        let test = eval_set(&splits.test, Stream::DenoisingTest)?;
-
-        Ok(Self {
-            seed,
+        let images = DenoisingImages {
             channels: if config.color { 3 } else { 1 },
-            noise_std,
-            patch_size: config.patch_size,
-            patches_per_epoch: config.patches_per_epoch,
-            flips: config.flips,
             train,
-            validation,
-            test,
+            validation: eval_set(&splits.val)?,
+            test: eval_set(&splits.test)?,
             sources,
-        })
+        };
+        let patches =
+            PatchSettings::per_epoch(config.patch_size, config.patches_per_epoch, config.flips);
+        Ok(Self::from_images(images, config.sigma, patches, seed))
+    }
+
+    /// The task on already decoded clean images: draws the validation and test noise
+    /// (sigma in 8-bit units, unclipped), each image from its own stream keyed by its name.
+    pub fn from_images(
+        images: DenoisingImages,
+        sigma: f32,
+        patches: PatchSettings,
+        seed: u64,
+    ) -> Self {
+        let noise_std = sigma / 255.0;
+        let with_noise = |set: Vec<(String, Image, EvalLayout)>, stream: Stream| {
+            set.into_iter()
+                .map(|(name, clean, layout)| {
+                    let mut rng = stream_rng(seed, stream, name_key(&name));
+                    let noisy = add_noise(&clean, noise_std, &mut rng);
+                    DenoisingEvalImage {
+                        name,
+                        clean,
+                        noisy,
+                        layout,
+                    }
+                })
+                .collect()
+        };
+        Self {
+            seed,
+            channels: images.channels,
+            noise_std,
+            patches,
+            train: images.train,
+            validation: with_noise(images.validation, Stream::DenoisingValidation),
+            test: with_noise(images.test, Stream::DenoisingTest),
+            sources: images.sources,
+        }
     }
 
     /// Input (and output) channels: 1 for gray, 3 for colour.
@@ -338,8 +378,13 @@ impl DenoisingTask {
     /// Deterministic training patches for an epoch: the same (config, seed, epoch) always
     /// gives the same patches, flips and noise.
     pub fn training_patches(&self, epoch: usize) -> Vec<DenoisingSample> {
-        let mut rng = stream_rng(self.seed, Stream::DenoisingTrain, epoch as u64);
-        self.draw_patches(&mut rng, self.patches_per_epoch)
+        epoch_patches(
+            self.seed,
+            Stream::DenoisingTrain,
+            epoch,
+            self.patches,
+            |rng| self.draw_patches(rng, self.patches.patches_per_epoch),
+        )
     }
 
     /// Calibration patches: `count` random training patches from a dedicated random stream
@@ -359,7 +404,7 @@ impl DenoisingTask {
         &self.test
     }
 
-    /// (file, sha256) of every embedded file this task reads, in the order train, val, test.
+    /// (file, sha256) of every file this task reads, in the order train, val, test.
     pub fn sources(&self) -> Vec<(String, String)> {
         self.sources.clone()
     }
@@ -370,15 +415,16 @@ impl DenoisingTask {
             .iter()
             .map(|image| (image.height, image.width))
             .collect();
+        let side = self.patches.patch_size;
         (0..count)
             .map(|_| {
-                let window = sample_window(rng, &sizes, self.patch_size);
-                let flips = sample_flips(rng, self.flips);
+                let window = sample_window(rng, &sizes, side);
+                let flips = sample_flips(rng, self.patches.flips);
                 let clean = flips.apply_to_image(self.train[window.source].crop(
                     window.top,
                     window.left,
-                    self.patch_size,
-                    self.patch_size,
+                    side,
+                    side,
                 ));
                 let noisy = add_noise(&clean, self.noise_std, rng);
                 DenoisingSample {

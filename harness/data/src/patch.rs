@@ -1,8 +1,68 @@
 //! Random placement and flipping of square training patches, shared by both tasks.
 
 use rand::Rng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 
 use crate::image::{Image, LabelMap};
+use crate::rng::{Stream, stream_rng};
+
+/// How training patches are drawn; shared by both tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatchSettings {
+    /// Side of the square patches.
+    pub patch_size: usize,
+    /// Patches per epoch.
+    pub patches_per_epoch: usize,
+    /// Random mirror images.
+    pub flips: FlipMode,
+    /// Draw one fixed set of `patches_per_epoch` patches (the authors' DRIVE pipeline extracts
+    /// its 12,000 patches once) and only reshuffle it each epoch, instead of fresh patches
+    /// every epoch.
+    pub fixed: bool,
+}
+
+impl PatchSettings {
+    /// Fresh patches every epoch, with both flips or none: the quickstart tasks' sampling.
+    pub fn per_epoch(patch_size: usize, patches_per_epoch: usize, flips: bool) -> Self {
+        Self {
+            patch_size,
+            patches_per_epoch,
+            flips: if flips {
+                FlipMode::Both
+            } else {
+                FlipMode::None
+            },
+            fixed: false,
+        }
+    }
+}
+
+/// Stream indices from here on order the fixed patch set; far above any epoch count, so
+/// they never collide with the per-epoch draws.
+const FIXED_ORDER_INDEX: u64 = 1 << 40;
+
+/// The patches of one epoch: fresh draws from the epoch's own stream, or, for a fixed set,
+/// epoch 0's draws in an order shuffled by the epoch.
+pub(crate) fn epoch_patches<T>(
+    seed: u64,
+    stream: Stream,
+    epoch: usize,
+    settings: PatchSettings,
+    draw: impl FnOnce(&mut ChaCha8Rng) -> Vec<T>,
+) -> Vec<T> {
+    if settings.fixed {
+        let mut patches = draw(&mut stream_rng(seed, stream, 0));
+        patches.shuffle(&mut stream_rng(
+            seed,
+            stream,
+            FIXED_ORDER_INDEX + epoch as u64,
+        ));
+        patches
+    } else {
+        draw(&mut stream_rng(seed, stream, epoch as u64))
+    }
+}
 
 /// Where a patch is cut: which source (image or region) and the top-left pixel within it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,16 +145,32 @@ impl Flips {
     }
 }
 
-/// Draws independent fair coin flips for both axes, or none when flips are disabled (in which
-/// case no random numbers are consumed).
-pub(crate) fn sample_flips(rng: &mut impl Rng, enabled: bool) -> Flips {
-    if enabled {
-        Flips {
+/// Which random mirror images training patches get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlipMode {
+    /// No flips.
+    None,
+    /// Independent fair coin flips for both axes (the quickstart default).
+    #[default]
+    Both,
+    /// Top-bottom only, with probability 1/2: what the authors' ISBI augmentation amounts to,
+    /// since `cv2.flip` on their 1xHxW arrays only ever flips the H axis (authors-code.md §7.4).
+    Vertical,
+}
+
+/// Draws the flips of one patch; consumes no random numbers when flips are off.
+pub(crate) fn sample_flips(rng: &mut impl Rng, mode: FlipMode) -> Flips {
+    match mode {
+        FlipMode::None => Flips::default(),
+        FlipMode::Both => Flips {
             horizontal: rng.random_bool(0.5),
             vertical: rng.random_bool(0.5),
-        }
-    } else {
-        Flips::default()
+        },
+        FlipMode::Vertical => Flips {
+            horizontal: false,
+            vertical: rng.random_bool(0.5),
+        },
     }
 }
 
@@ -126,9 +202,16 @@ mod tests {
     #[test]
     fn disabled_flips_are_none() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        assert_eq!(sample_flips(&mut rng, false), Flips::default());
-        let draws: Vec<Flips> = (0..64).map(|_| sample_flips(&mut rng, true)).collect();
+        assert_eq!(sample_flips(&mut rng, FlipMode::None), Flips::default());
+        let draws: Vec<Flips> = (0..64)
+            .map(|_| sample_flips(&mut rng, FlipMode::Both))
+            .collect();
         assert!(draws.iter().any(|f| f.horizontal) && draws.iter().any(|f| !f.horizontal));
         assert!(draws.iter().any(|f| f.vertical) && draws.iter().any(|f| !f.vertical));
+        let vertical: Vec<Flips> = (0..64)
+            .map(|_| sample_flips(&mut rng, FlipMode::Vertical))
+            .collect();
+        assert!(vertical.iter().all(|f| !f.horizontal));
+        assert!(vertical.iter().any(|f| f.vertical) && vertical.iter().any(|f| !f.vertical));
     }
 }

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::embedded::{embedded_file, provenance};
 use crate::error::{Error, Result};
 use crate::image::{Image, LabelMap, decode_png, decode_png_gray_u8, png_shape};
-use crate::patch::{sample_flips, sample_window};
+use crate::layout::EvalLayout;
+use crate::patch::{FlipMode, PatchSettings, epoch_patches, sample_flips, sample_window};
 use crate::rng::{Stream, stream_rng};
 use crate::validation::{check_patches_per_epoch, check_side, check_size_multiple};
 
@@ -275,36 +276,53 @@ pub struct SegmentationSample {
     pub labels: LabelMap,
 }
 
-/// One validation or test region.
+/// One validation or test image (a region of the embedded image, or a benchmark image).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegmentationEvalImage {
-    /// `{split}_region{index}`, e.g. `test_region0`.
+    /// `{split}_region{index}` (e.g. `test_region0`) or the benchmark's image name.
     pub name: String,
-    /// The input region (1 channel, raw value / 255).
+    /// The input image.
     pub image: Image,
-    /// The target class of every pixel.
+    /// The target class of every pixel, at the layout's output size.
     pub labels: LabelMap,
+    /// How `image` is tiled for the network and the outputs stitched back.
+    pub layout: EvalLayout,
+    /// Pixels (of the output) that count as predicted background whatever the network says:
+    /// the authors' DRIVE `kill_border` outside the field of view. None = all pixels are the
+    /// network's.
+    pub field_of_view: Option<Vec<bool>>,
+}
+
+/// Decoded images and class maps of a segmentation dataset: what a dataset pipeline (the
+/// embedded nuclei image here, DRIVE and friends in the datasets crate) hands to
+/// [`SegmentationTask`].
+#[derive(Debug, Clone)]
+pub struct SegmentationImages {
+    /// Input channels.
+    pub channels: usize,
+    /// Class names, indexed by class id.
+    pub class_names: Vec<String>,
+    /// Training (image, class map) pairs, from which random patches are cut.
+    pub train: Vec<(Image, LabelMap)>,
+    /// Validation images.
+    pub validation: Vec<SegmentationEvalImage>,
+    /// Test images.
+    pub test: Vec<SegmentationEvalImage>,
+    /// (file, sha256) of every file read.
+    pub sources: Vec<(String, String)>,
 }
 
 /// The segmentation data of one experiment, determined by (config, seed).
 #[derive(Debug, Clone)]
 pub struct SegmentationTask {
     seed: u64,
-    target: SegmentationTarget,
-    patch_size: usize,
-    patches_per_epoch: usize,
-    flips: bool,
-    image: Image,
-    labels: LabelMap,
-    train_regions: Vec<[usize; 4]>,
-    validation: Vec<SegmentationEvalImage>,
-    test: Vec<SegmentationEvalImage>,
-    sources: Vec<(String, String)>,
+    patches: PatchSettings,
+    images: SegmentationImages,
 }
 
 impl SegmentationTask {
     /// Validates `config` (see [`SegmentationDataConfig::validate`]), decodes the image and
-    /// instance map and cuts out the validation and test regions.
+    /// instance map and cuts out the training, validation and test regions.
     pub fn new(config: &SegmentationDataConfig, seed: u64, size_multiple: usize) -> Result<Self> {
         config.validate(size_multiple)?;
         let sources = provenance([NUCLEI_IMAGE, NUCLEI_INSTANCES])?;
@@ -333,48 +351,69 @@ impl SegmentationTask {
                         name: format!("{split}_region{index}"),
                         image: image.crop(top, left, height, width),
                         labels: labels.crop(top, left, height, width),
+                        layout: EvalLayout::whole(height, width),
+                        field_of_view: None,
                     },
                 )
                 .collect()
         };
-        let validation = eval_set("val", &config.val_regions);
-        let test = eval_set("test", &config.test_regions);
-
-        Ok(Self {
-            seed,
-            target: config.target,
-            patch_size: config.patch_size,
-            patches_per_epoch: config.patches_per_epoch,
-            flips: config.flips,
-            image,
-            labels,
-            train_regions: config.train_regions.clone(),
-            validation,
-            test,
+        let train = config
+            .train_regions
+            .iter()
+            .map(|&[top, left, height, width]| {
+                (
+                    image.crop(top, left, height, width),
+                    labels.crop(top, left, height, width),
+                )
+            })
+            .collect();
+        let images = SegmentationImages {
+            channels: image.channels,
+            class_names: config
+                .target
+                .class_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            train,
+            validation: eval_set("val", &config.val_regions),
+            test: eval_set("test", &config.test_regions),
             sources,
-        })
+        };
+        let patches =
+            PatchSettings::per_epoch(config.patch_size, config.patches_per_epoch, config.flips);
+        Ok(Self::from_images(images, patches, seed))
     }
 
-    /// Number of classes the network outputs: 2 or 3.
+    /// The task on already decoded images and class maps.
+    pub fn from_images(images: SegmentationImages, patches: PatchSettings, seed: u64) -> Self {
+        Self {
+            seed,
+            patches,
+            images,
+        }
+    }
+
+    /// Number of classes the network outputs.
     pub fn num_classes(&self) -> usize {
-        self.target.num_classes()
+        self.images.class_names.len()
     }
 
-    /// Input channels: 1.
+    /// Input channels.
     pub fn channels(&self) -> usize {
-        self.image.channels
-    }
-
-    /// The target this task was built for.
-    pub fn target(&self) -> SegmentationTarget {
-        self.target
+        self.images.channels
     }
 
     /// Deterministic training patches for an epoch: the same (config, seed, epoch) always
     /// gives the same patches and flips.
     pub fn training_patches(&self, epoch: usize) -> Vec<SegmentationSample> {
-        let mut rng = stream_rng(self.seed, Stream::SegmentationTrain, epoch as u64);
-        self.draw_patches(&mut rng, self.patches_per_epoch)
+        epoch_patches(
+            self.seed,
+            Stream::SegmentationTrain,
+            epoch,
+            self.patches,
+            |rng| self.draw_patches(rng, self.patches.patches_per_epoch),
+        )
     }
 
     /// The first `count` training patches in a fixed order: those of epoch 0, continuing the
@@ -385,42 +424,42 @@ impl SegmentationTask {
         self.draw_patches(&mut rng, count)
     }
 
-    /// The validation regions, in config order.
+    /// The validation images, in config order.
     pub fn validation(&self) -> &[SegmentationEvalImage] {
-        &self.validation
+        &self.images.validation
     }
 
-    /// The test regions, in config order.
+    /// The test images, in config order.
     pub fn test(&self) -> &[SegmentationEvalImage] {
-        &self.test
+        &self.images.test
     }
 
-    /// (file, sha256) of the image and the instance map.
+    /// (file, sha256) of every file read.
     pub fn sources(&self) -> Vec<(String, String)> {
-        self.sources.clone()
+        self.images.sources.clone()
     }
 
     /// Names of the classes, indexed by class id.
-    pub fn class_names(&self) -> Vec<&'static str> {
-        self.target.class_names()
+    pub fn class_names(&self) -> &[String] {
+        &self.images.class_names
     }
 
     fn draw_patches(&self, rng: &mut ChaCha8Rng, count: usize) -> Vec<SegmentationSample> {
         let sizes: Vec<(usize, usize)> = self
-            .train_regions
+            .images
+            .train
             .iter()
-            .map(|&[_, _, height, width]| (height, width))
+            .map(|(image, _)| (image.height, image.width))
             .collect();
-        let side = self.patch_size;
+        let side = self.patches.patch_size;
         (0..count)
             .map(|_| {
                 let window = sample_window(rng, &sizes, side);
-                let [region_top, region_left, _, _] = self.train_regions[window.source];
-                let (top, left) = (region_top + window.top, region_left + window.left);
-                let flips = sample_flips(rng, self.flips);
+                let (image, labels) = &self.images.train[window.source];
+                let flips = sample_flips(rng, self.patches.flips);
                 SegmentationSample {
-                    image: flips.apply_to_image(self.image.crop(top, left, side, side)),
-                    labels: flips.apply_to_labels(self.labels.crop(top, left, side, side)),
+                    image: flips.apply_to_image(image.crop(window.top, window.left, side, side)),
+                    labels: flips.apply_to_labels(labels.crop(window.top, window.left, side, side)),
                 }
             })
             .collect()
@@ -536,8 +575,14 @@ mod tests {
     #[test]
     fn real_foreground_fraction_matches_the_source() {
         let task = SegmentationTask::new(&SegmentationDataConfig::default(), 0, 16).unwrap();
-        let fraction = task.labels.labels.iter().filter(|&&l| l == 1).count() as f64
-            / task.labels.labels.len() as f64;
+        // The default regions tile the whole image, so together they hold every label.
+        let all: Vec<u8> = std::iter::once(&task.images.train[0].1)
+            .chain(task.validation().iter().map(|image| &image.labels))
+            .chain(task.test().iter().map(|image| &image.labels))
+            .flat_map(|map| map.labels.iter().copied())
+            .collect();
+        assert_eq!(all.len(), 512 * 512);
+        let fraction = all.iter().filter(|&&l| l == 1).count() as f64 / all.len() as f64;
         assert!(
             (fraction - 0.199).abs() < 0.0015,
             "foreground fraction {fraction}"
@@ -659,9 +704,9 @@ mod tests {
             // image and labels were cut at the same place.
             let found = (0..=192).any(|top| {
                 (0..=448).any(|left| {
-                    task.image.data[top * 512 + left] == patch.image.data[0]
-                        && task.image.crop(top, left, 64, 64) == patch.image
-                        && task.labels.crop(top, left, 64, 64) == patch.labels
+                    task.images.train[0].0.data[top * 512 + left] == patch.image.data[0]
+                        && task.images.train[0].0.crop(top, left, 64, 64) == patch.image
+                        && task.images.train[0].1.crop(top, left, 64, 64) == patch.labels
                 })
             });
             assert!(found, "patch not found inside the training region");
@@ -690,9 +735,9 @@ mod tests {
                 (0..=192)
                     .flat_map(|top| (0..=448).map(move |left| (top, left)))
                     .find(|&(top, left)| {
-                        task.image.data[top * 512 + left] == image.data[0]
-                            && task.image.crop(top, left, 64, 64) == image
-                            && task.labels.crop(top, left, 64, 64) == labels
+                        task.images.train[0].0.data[top * 512 + left] == image.data[0]
+                            && task.images.train[0].0.crop(top, left, 64, 64) == image
+                            && task.images.train[0].1.crop(top, left, 64, 64) == labels
                     })
                     .map(|_| horizontal || vertical)
             });
@@ -716,8 +761,10 @@ mod tests {
             .collect();
         assert_eq!(names, ["val_region0", "test_region0"]);
         let test = &task.test()[0];
-        assert_eq!(test.image, task.image.crop(256, 256, 256, 256));
-        assert_eq!(test.labels, task.labels.crop(256, 256, 256, 256));
+        let image = decode_png(embedded_file(NUCLEI_IMAGE).unwrap().bytes, NUCLEI_IMAGE).unwrap();
+        assert_eq!(test.image, image.crop(256, 256, 256, 256));
+        assert_eq!((test.labels.height, test.labels.width), (256, 256));
+        assert_eq!(test.layout, EvalLayout::whole(256, 256));
         assert_eq!(
             task.sources()
                 .into_iter()

@@ -14,6 +14,7 @@ use spiking_unet_core::model::{Head, UNetConfig};
 use spiking_unet_core::neuron::Neuron;
 use spiking_unet_data::denoising::DenoisingDataConfig;
 use spiking_unet_data::segmentation::SegmentationDataConfig;
+use spiking_unet_datasets::BenchmarkDataConfig;
 
 use crate::sweep::SweepConfig;
 use crate::{Error, Result};
@@ -73,6 +74,9 @@ pub enum DataConfig {
     Denoising(DenoisingDataConfig),
     /// Nuclei segmentation on the embedded DSB2018 image (cross-entropy, accuracy/Jaccard/F1/mIoU).
     Segmentation(SegmentationDataConfig),
+    /// One of the paper's public datasets (BSD68, CBSD68, Set12, DRIVE, ISBI 2012, CamSeq01),
+    /// fetched into the local cache on first use (see `datasets --help`).
+    Benchmark(BenchmarkDataConfig),
 }
 
 /// U-Net size; the channel counts and head follow from the task.
@@ -522,6 +526,13 @@ impl ExperimentConfig {
         match &self.data {
             DataConfig::Denoising(data) => data.validate(multiple),
             DataConfig::Segmentation(data) => data.validate(multiple),
+            DataConfig::Benchmark(data) => {
+                data.validate(multiple)
+                    .map_err(|err| spiking_unet_data::Error::InvalidConfig {
+                        field: "data.benchmark".into(),
+                        message: err.to_string(),
+                    })
+            }
         }
         .map_err(|err| invalid("data", err.to_string()))?;
         Ok(())
@@ -529,9 +540,11 @@ impl ExperimentConfig {
 
     /// The U-Net this experiment trains, with channels and head taken from the task.
     pub fn unet(&self, in_channels: usize, out_channels: usize) -> UNetConfig {
-        let head = match self.data {
+        let head = match &self.data {
             DataConfig::Denoising(_) => Head::Residual,
             DataConfig::Segmentation(_) => Head::Logits,
+            DataConfig::Benchmark(data) if data.is_denoising() => Head::Residual,
+            DataConfig::Benchmark(_) => Head::Logits,
         };
         UNetConfig {
             in_channels,
@@ -548,6 +561,46 @@ mod tests {
     use super::*;
 
     const MINIMAL: &str = "name: t\ndata:\n  denoising: {}\n";
+
+    /// Every committed config parses and validates, the GPU-sized paper configs included
+    /// (validation needs no data, so this runs without the datasets).
+    #[test]
+    fn every_committed_config_is_valid() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut checked = Vec::new();
+        for folder in [root.clone(), root.join("paper")] {
+            for entry in std::fs::read_dir(&folder).expect("configs folder") {
+                let path = entry.expect("entry").path();
+                if path.extension().is_some_and(|e| e == "yaml") {
+                    load(&path).unwrap_or_else(|err| panic!("{err}"));
+                    checked.push(path);
+                }
+            }
+        }
+        let paper = checked
+            .iter()
+            .filter(|p| p.parent().is_some_and(|d| d.ends_with("paper")));
+        assert_eq!(paper.count(), 6, "{checked:?}");
+    }
+
+    #[test]
+    fn a_benchmark_config_names_its_fields_and_datasets() {
+        let text = "name: t\ndata:\n  benchmark:\n    dataset: mnist\n";
+        let message = parse(text, Path::new("b.yaml")).unwrap_err().to_string();
+        assert!(
+            message.contains("mnist") && message.contains("isbi2012"),
+            "{message}"
+        );
+        let text = "name: t\ndata:\n  benchmark:\n    dataset: drive\n    patch_size: 50\n";
+        let message = parse(text, Path::new("b.yaml")).unwrap_err().to_string();
+        assert!(
+            message.contains("data.benchmark.patch_size") && message.contains("16"),
+            "{message}"
+        );
+        let text = "name: t\ndata:\n  benchmark:\n    dataset: drive\n";
+        let config = parse(text, Path::new("b.yaml")).expect("defaults are valid");
+        assert_eq!(config.unet(1, 2).head, Head::Logits);
+    }
 
     #[test]
     fn defaults_fill_a_minimal_config() {

@@ -55,6 +55,9 @@ pub enum Error {
     /// An error from the data layer.
     #[error(transparent)]
     Data(#[from] spiking_unet_data::Error),
+    /// A public benchmark dataset could not be fetched, verified or decoded.
+    #[error(transparent)]
+    Datasets(#[from] spiking_unet_datasets::Error),
     /// The results store, a table or a figure failed.
     #[error(transparent)]
     Report(#[from] spiking_unet_report::Error),

@@ -20,7 +20,7 @@ use crate::convert::{Variant, load_snn};
 
 use crate::artifacts::{self, Manifest, files};
 use crate::config::Split;
-use crate::task::{ImageScore, Metrics, Task, images_to_tensor, tensor_values};
+use crate::task::{ImageScore, Metrics, Task, tensor_values};
 use crate::{Error, Result};
 
 /// One line of an evaluation table.
@@ -49,9 +49,9 @@ pub fn score_split(
 ) -> Result<(Vec<ImageScore>, Metrics)> {
     let mut scores = Vec::new();
     for item in task.eval_items(split) {
-        let input = images_to_tensor(std::iter::once(&item.input), device);
+        let input = item.network_input(device);
         model.check_input(input.dims())?;
-        let output = tensor_values(model.forward(input))?;
+        let output = item.recompose(&tensor_values(model.forward(input))?);
         scores.push(task.score(&item, &output)?);
     }
     let aggregate = task.aggregate(&scores)?;
@@ -143,9 +143,9 @@ fn evaluate_ann_split(dir: &Path, manifest: &Manifest, split: Split) -> Result<C
     let items = task.eval_items(split);
     let mut scores = Vec::new();
     for (k, item) in items.iter().enumerate() {
-        let input = images_to_tensor(std::iter::once(&item.input), &device);
+        let input = item.network_input(&device);
         model.check_input(input.dims())?;
-        let output = tensor_values(model.forward(input))?;
+        let output = item.recompose(&tensor_values(model.forward(input))?);
         if k < PICTURED_IMAGES {
             let (input, target) = task.item_pictures(item);
             let output = task.output_picture(item, &output)?;
@@ -288,15 +288,16 @@ fn simulate_split(
     let mut figures: Vec<Vec<Vec<(String, f64)>>> = vec![Vec::new(); steps.len()];
     let mut layer_sums: Vec<Vec<(String, [f64; 3])>> = vec![Vec::new(); steps.len()];
     for (k, item) in items.iter().enumerate() {
-        let (h, w) = (item.input.height, item.input.width);
+        let (h, w) = item.layout.tile_size;
+        let tiles = item.tiles();
         let chunk = evaluate
             .time_chunk
-            .unwrap_or_else(|| time_chunk_for_budget(&snn.unet, 1, h, w, budget, 8));
-        let input = images_to_tensor(std::iter::once(&item.input), &device);
+            .unwrap_or_else(|| time_chunk_for_budget(&snn.unet, tiles, h, w, budget, 8));
+        let input = item.network_input(&device);
         let checkpoints = simulate(&snn, input, steps, chunk)?;
         progress.inc(*steps.last().unwrap_or(&0) as u64);
         for (c, checkpoint) in checkpoints.iter().enumerate() {
-            let output = tensor_values(checkpoint.mean_output())?;
+            let output = item.recompose(&tensor_values(checkpoint.mean_output())?);
             let t = checkpoint.time_steps;
             if k < PICTURED_IMAGES {
                 let picture = task.output_picture(item, &output)?;
@@ -306,7 +307,7 @@ fn simulate_split(
                 )?;
             }
             let score = task.score(item, &output)?;
-            let report = spike_report(&snn.unet, checkpoint, 1, h, w);
+            let report = per_image(spike_report(&snn.unet, checkpoint, tiles, h, w), tiles);
             let values = spike_values(&report);
             for (metric, value) in score.values.iter().chain(values.iter()) {
                 files[c].rows.push(MetricRow {
@@ -373,6 +374,27 @@ fn simulate_split(
 }
 
 /// A progress bar over simulated time steps (hidden when stderr is not a terminal).
+/// A per-tile spike report scaled to the whole image (all its tiles), as the authors count
+/// per batch and feed one image per batch: counts, operations and energy add up over the
+/// tiles; firing rates are already per neuron and stay.
+fn per_image(
+    mut report: spiking_unet_core::simulate::SpikeReport,
+    tiles: usize,
+) -> spiking_unet_core::simulate::SpikeReport {
+    let k = tiles as f64;
+    for (_, spikes, _, synops) in &mut report.layers {
+        *spikes *= k;
+        *synops *= k;
+    }
+    report.spikes *= k;
+    report.spikes_paper *= k;
+    report.synaptic_operations *= k;
+    report.first_layer_macs *= k;
+    report.energy_paper_pj *= k;
+    report.energy_synops_pj *= k;
+    report
+}
+
 fn progress_bar(length: u64, message: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(length);
     bar.set_style(

@@ -18,7 +18,7 @@ use spiking_unet_core::simulate::{SpikingUNet, simulate, time_chunk_for_budget};
 use crate::artifacts::{self, Provenance, TrainingSummary, files};
 use crate::config::{ExperimentConfig, FinetuneConfig, Split};
 use crate::convert::{SCALE_FACTORS, SnnManifest, Variant, load_snn, variants};
-use crate::task::{Task, images_to_tensor, metric_value, tensor_values};
+use crate::task::{Task, metric_value, tensor_values};
 use crate::train::{
     EpochRecord, TrainingState, build_optimizer, commit_epoch, descend, epoch_progress_bar, resume,
     summarize,
@@ -220,9 +220,8 @@ fn score_at(
 ) -> Result<Vec<(String, f64)>> {
     let mut scores = Vec::new();
     for item in task.eval_items(split) {
-        let input = images_to_tensor(std::iter::once(&item.input), device);
-        let checkpoint = simulate(snn, input, &[time_steps], 8)?.remove(0);
-        let output = tensor_values(checkpoint.mean_output())?;
+        let checkpoint = simulate(snn, item.network_input(device), &[time_steps], 8)?.remove(0);
+        let output = item.recompose(&tensor_values(checkpoint.mean_output())?);
         scores.push(task.score(&item, &output)?);
     }
     task.aggregate(&scores)

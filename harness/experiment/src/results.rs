@@ -60,9 +60,11 @@ fn compact(value: &Value) -> String {
 
 /// The dataset a config reads, as the store names it.
 pub fn dataset_name(config: &ExperimentConfig) -> &'static str {
-    match config.data {
+    match &config.data {
+        DataConfig::Denoising(data) if data.color => "embedded-color",
         DataConfig::Denoising(_) => "embedded-gray",
         DataConfig::Segmentation(_) => "embedded-nuclei",
+        DataConfig::Benchmark(data) => data.dataset.name(),
     }
 }
 
@@ -71,6 +73,10 @@ fn model_id(config: &ExperimentConfig, point: &str, kind: &ModelKind) -> ModelId
     let (task, sigma) = match &config.data {
         DataConfig::Denoising(data) => ("denoising", Some(data.sigma as f64)),
         DataConfig::Segmentation(_) => ("segmentation", None),
+        DataConfig::Benchmark(data) if data.is_denoising() => {
+            ("denoising", Some(data.sigma as f64))
+        }
+        DataConfig::Benchmark(_) => ("segmentation", None),
     };
     let mut id = ModelId {
         experiment: config.name.clone(),

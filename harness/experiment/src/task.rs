@@ -7,7 +7,9 @@ use spiking_unet_core::metrics::{self, BinaryConfusion, ConfusionMatrix};
 use spiking_unet_core::{loss, model::UNetConfig};
 use spiking_unet_data::denoising::DenoisingTask;
 use spiking_unet_data::image::{Image, LabelMap};
+use spiking_unet_data::layout::EvalLayout;
 use spiking_unet_data::segmentation::SegmentationTask;
+use spiking_unet_datasets::{BenchmarkTask, FetchSettings};
 
 use crate::Result;
 use crate::config::{DataConfig, ExperimentConfig, Split};
@@ -32,10 +34,35 @@ pub struct Batch {
 pub struct EvalItem {
     /// Image name within the split.
     pub name: String,
-    /// `[1, channels, h, w]` network input values (row-major `data` of that shape).
+    /// The input image (noisy image, or image to segment) at the truth's size (for
+    /// segmentation, already padded to it).
     pub input: Image,
     /// What the prediction is scored against.
     pub truth: Truth,
+    /// How the input is cut into tiles for the network and the outputs stitched back.
+    pub layout: EvalLayout,
+    /// Segmentation pixels forced to class 0 in the prediction (outside DRIVE's field of
+    /// view): false = outside. None = none forced.
+    pub field_of_view: Option<Vec<bool>>,
+}
+
+impl EvalItem {
+    /// The tiles of the input as one `[tiles, channels, h, w]` batch.
+    pub fn network_input(&self, device: &Device) -> Tensor<4> {
+        images_to_tensor(self.layout.tiles_of(&self.input).iter(), device)
+    }
+
+    /// Number of tiles (the batch size of [`EvalItem::network_input`]).
+    pub fn tiles(&self) -> usize {
+        self.layout.tiles.len()
+    }
+
+    /// The network output of all tiles stitched into one `[channels, h, w]` output.
+    pub fn recompose(&self, output: &[f32]) -> Vec<f32> {
+        let (height, width) = self.layout.tile_size;
+        let channels = output.len() / (self.tiles() * height * width);
+        self.layout.recompose(output, channels)
+    }
 }
 
 /// The reference of an evaluation image.
@@ -77,6 +104,12 @@ impl Task {
             }
             DataConfig::Segmentation(data) => {
                 Task::Segmentation(SegmentationTask::new(data, config.seed, multiple)?)
+            }
+            DataConfig::Benchmark(data) => {
+                match data.load(config.seed, multiple, &FetchSettings::from_env())? {
+                    BenchmarkTask::Denoising(task) => Task::Denoising(task),
+                    BenchmarkTask::Segmentation(task) => Task::Segmentation(task),
+                }
             }
         })
     }
@@ -145,6 +178,8 @@ impl Task {
                     name: image.name.clone(),
                     input: image.noisy.clone(),
                     truth: Truth::Clean(image.clean.clone()),
+                    layout: image.layout.clone(),
+                    field_of_view: None,
                 })
                 .collect(),
             Task::Segmentation(task) => pick(split, task.validation(), task.test())
@@ -153,6 +188,8 @@ impl Task {
                     name: image.name.clone(),
                     input: image.image.clone(),
                     truth: Truth::Labels(image.labels.clone()),
+                    layout: image.layout.clone(),
+                    field_of_view: image.field_of_view.clone(),
                 })
                 .collect(),
         }
@@ -191,7 +228,16 @@ impl Task {
             }
             Truth::Labels(labels) => {
                 let classes = output.len() / labels.labels.len();
-                let predicted = argmax_classes(output, classes, labels.labels.len());
+                let mut predicted = argmax_classes(output, classes, labels.labels.len());
+                if let Some(inside) = &item.field_of_view {
+                    // The authors' kill_border: outside the field of view the prediction is
+                    // background, like the truth there.
+                    for (class, &keep) in predicted.iter_mut().zip(inside) {
+                        if !keep {
+                            *class = 0;
+                        }
+                    }
+                }
                 let mut matrix = ConfusionMatrix::new(classes)?;
                 matrix.add_labels(&predicted, &labels.labels)?;
                 values = segmentation_values(&matrix)?;

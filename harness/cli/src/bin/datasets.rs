@@ -1,0 +1,163 @@
+//! `datasets list | info NAME | fetch NAME | verify NAME`: the paper's public benchmark sets,
+//! fetched into the local cache (Hugging Face cache for hub-hosted sets) and checked by SHA-256.
+//!
+//! The environment decides where and how: `HF_HOME`, `HF_ENDPOINT` and `HF_HUB_OFFLINE` as for
+//! Python's huggingface_hub; `SPIKING_UNET_DATA` for this harness's cache;
+//! `SPIKING_UNET_DATASETS_BASE_URL` to fetch HTTPS-hosted sets from a mirror.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use spiking_unet_cli::run;
+use spiking_unet_datasets::fetch::dataset_cache;
+use spiking_unet_datasets::manifest::Source;
+use spiking_unet_datasets::{FetchOptions, FetchSettings, Manifest, Materialized, fetch, verify};
+
+#[derive(Parser)]
+#[command(about = "List, describe, download and verify the paper's public datasets")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The known datasets, with their source and whether they need an opt-in.
+    List,
+    /// Source, files, terms, citation, preprocessing and cache state of one dataset.
+    Info {
+        /// Dataset name (see `list`).
+        name: String,
+    },
+    /// Download what is missing and verify every file (a corrupt file is fetched again).
+    Fetch {
+        /// Dataset name (see `list`), or `all`.
+        name: String,
+        /// Accept the dataset's terms where its manifest requires an opt-in (DRIVE).
+        #[arg(long)]
+        accept_terms: bool,
+        /// Check a copy you already have (unpacked) instead of downloading.
+        #[arg(long)]
+        local_copy: Option<PathBuf>,
+        /// Read the manifest from this YAML file instead of the built-in one.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+    },
+    /// Check every file against its SHA-256 without downloading.
+    Verify {
+        /// Dataset name (see `list`).
+        name: String,
+        /// Check a copy you already have instead of the cache.
+        #[arg(long)]
+        local_copy: Option<PathBuf>,
+        /// Read the manifest from this YAML file instead of the built-in one.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+    },
+}
+
+fn manifest(name: &str, file: &Option<PathBuf>) -> anyhow::Result<Manifest> {
+    Ok(match file {
+        Some(path) => Manifest::from_file(path)?,
+        None => Manifest::named(name)?,
+    })
+}
+
+fn source_text(manifest: &Manifest) -> String {
+    match &manifest.source {
+        Source::Hub { repo, revision } => format!("hub dataset {repo} @ {revision}"),
+        Source::Https { base_url } => format!("HTTPS {base_url}"),
+    }
+}
+
+/// What a fetch or verify did, then where the verified files are.
+fn print_outcome(manifest: &Manifest, got: &Materialized) {
+    for note in &got.notes {
+        println!("{note}");
+    }
+    println!(
+        "{}: {} file(s) verified in {}",
+        manifest.name,
+        got.files.len(),
+        got.root.display()
+    );
+}
+
+fn main() -> std::process::ExitCode {
+    run(|| {
+        let args = Args::parse();
+        let settings = FetchSettings::from_env();
+        match args.command {
+            Command::List => {
+                for m in Manifest::built_in() {
+                    let opt_in = if m.requires_opt_in { "  [opt-in]" } else { "" };
+                    println!("{:<10} {:<13} {}{opt_in}", m.name, m.task, m.title);
+                    println!("{:<10} {:<13} {}", "", "", source_text(&m));
+                }
+            }
+            Command::Info { name } => {
+                let m = Manifest::named(&name)?;
+                println!(
+                    "{} — {}\ntask: {}\nsource: {}",
+                    m.name,
+                    m.title,
+                    m.task,
+                    source_text(&m)
+                );
+                println!("cache: {}", dataset_cache(&settings, &m).display());
+                let known = m.files.iter().filter(|f| f.sha256.is_some()).count();
+                println!(
+                    "files: {} ({known} with a sha256 in the manifest; the others are recorded at the first download)",
+                    m.files.len()
+                );
+                if !m.unpack.is_empty() {
+                    println!("unpacked after download: {}", m.unpack.join(", "));
+                }
+                if m.requires_opt_in {
+                    println!("requires an opt-in: --accept-terms");
+                }
+                for (title, text) in [
+                    ("terms", &m.terms),
+                    ("citation", &m.citation),
+                    ("preprocessing", &m.preprocessing),
+                    ("verification of this manifest", &m.verification),
+                ] {
+                    println!("\n{title}:\n{}", text.trim_end());
+                }
+            }
+            Command::Fetch {
+                name,
+                accept_terms,
+                local_copy,
+                manifest: file,
+            } => {
+                let names: Vec<String> = if name == "all" {
+                    Manifest::built_in().into_iter().map(|m| m.name).collect()
+                } else {
+                    vec![name]
+                };
+                for name in names {
+                    let m = manifest(&name, &file)?;
+                    let options = FetchOptions {
+                        accept_terms,
+                        local_copy: local_copy.clone(),
+                    };
+                    print_outcome(&m, &fetch(&m, &settings, &options)?);
+                }
+            }
+            Command::Verify {
+                name,
+                local_copy,
+                manifest: file,
+            } => {
+                let m = manifest(&name, &file)?;
+                let options = FetchOptions {
+                    accept_terms: false,
+                    local_copy,
+                };
+                print_outcome(&m, &verify(&m, &settings, &options)?);
+            }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,797 @@
+//! Materialising a dataset on disk: download what is missing, verify every file's SHA-256,
+//! unpack archives, or check a local copy the user already has.
+//!
+//! Hub datasets go through hf-hub into the same cache as Python's `huggingface_hub`
+//! (`$HF_HOME/hub/datasets--owner--name/...`), so files fetched by either tool are shared.
+//! HTTPS datasets go into this harness's own cache (`$SPIKING_UNET_DATA`, else
+//! `$XDG_CACHE_HOME/spiking-unet/datasets`, else `~/.cache/spiking-unet/datasets`). That
+//! cache also keeps, per dataset, `recorded.json`: the SHA-256 of each file whose manifest
+//! entry has none yet (recorded at its first download, checked ever after), and the commit a
+//! branch revision resolved to (so later fetches stay on it).
+//!
+//! A file that fails its hash — corrupted on disk, or truncated by a broken download — is
+//! reported, deleted and fetched again; a local copy is never modified, only reported.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hf_hub::api::Progress;
+use hf_hub::api::sync::{ApiBuilder, ApiError};
+use hf_hub::{Cache, Repo, RepoType};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::archive;
+use crate::error::{Error, Result};
+use crate::manifest::{Manifest, Source};
+
+/// Environment variable overriding the harness's dataset cache folder.
+pub const DATA_CACHE_ENV: &str = "SPIKING_UNET_DATA";
+/// Environment variable replacing every HTTPS source's host: files are then fetched from
+/// `$SPIKING_UNET_DATASETS_BASE_URL/<dataset>/<path>` (a mirror, or the test suite's mock).
+pub const BASE_URL_ENV: &str = "SPIKING_UNET_DATASETS_BASE_URL";
+
+/// Where things are cached and how downloads behave.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    /// hf-hub's cache folder (`$HF_HOME/hub`).
+    pub hub_cache: PathBuf,
+    /// The hub's address (`$HF_ENDPOINT`, default `https://huggingface.co`).
+    pub hub_endpoint: String,
+    /// This harness's cache for HTTPS datasets, unpacked archives and recorded hashes.
+    pub data_cache: PathBuf,
+    /// Never touch the network (`HF_HUB_OFFLINE=1`): only what is cached can be used.
+    pub offline: bool,
+    /// Replaces every HTTPS base URL with `<this>/<dataset>/`.
+    pub base_url_override: Option<String>,
+    /// Download attempts per file beyond the first, on transport errors and hash mismatches.
+    pub retries: usize,
+    /// Wait before the first retry; doubled for each further one.
+    pub backoff: Duration,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+impl FetchSettings {
+    /// Settings from the environment: `HF_HOME`, `HF_ENDPOINT`, `HF_HUB_OFFLINE`,
+    /// `SPIKING_UNET_DATA`, `SPIKING_UNET_DATASETS_BASE_URL`, with huggingface_hub's defaults.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let home = var("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let hub_cache = var("HF_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".cache/huggingface"))
+            .join("hub");
+        let data_cache = var(DATA_CACHE_ENV).map(PathBuf::from).unwrap_or_else(|| {
+            var("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| home.join(".cache"))
+                .join("spiking-unet/datasets")
+        });
+        let offline = var("HF_HUB_OFFLINE").is_some_and(|v| {
+            matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+        });
+        Self {
+            hub_cache,
+            hub_endpoint: var("HF_ENDPOINT").unwrap_or_else(|| "https://huggingface.co".into()),
+            data_cache,
+            offline,
+            base_url_override: var(BASE_URL_ENV),
+            retries: 3,
+            backoff: Duration::from_millis(500),
+            progress: true,
+        }
+    }
+}
+
+/// What the user asked for on top of the manifest.
+#[derive(Debug, Clone, Default)]
+pub struct FetchOptions {
+    /// The user accepts the dataset's terms (needed where the manifest requires an opt-in).
+    pub accept_terms: bool,
+    /// Use this folder (the dataset's files, unpacked) instead of downloading.
+    pub local_copy: Option<PathBuf>,
+}
+
+/// A dataset on disk, ready for its pipeline.
+#[derive(Debug, Clone)]
+pub struct Materialized {
+    /// The folder the pipeline reads: the hub snapshot, the HTTPS cache folder, the unpacked
+    /// archive, or the local copy.
+    pub root: PathBuf,
+    /// (file, sha256) of every manifest file found and verified.
+    pub files: Vec<(String, String)>,
+    /// What happened, one line each (downloaded, recorded a hash, refetched a corrupt file).
+    pub notes: Vec<String>,
+}
+
+/// Hashes recorded at first download, kept next to the dataset in the data cache.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Recorded {
+    /// The commit a branch revision resolved to.
+    revision: Option<String>,
+    /// path → sha256 of files whose manifest entry has none.
+    sha256: BTreeMap<String, String>,
+}
+
+/// SHA-256 of a file, streamed, as lower-case hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(Error::io(path))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let read = file.read(&mut buffer).map_err(Error::io(path))?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// Makes the dataset available: downloads what is missing (unless offline), verifies every
+/// file, unpacks archives. With a local copy, only verifies.
+pub fn fetch(
+    manifest: &Manifest,
+    settings: &FetchSettings,
+    options: &FetchOptions,
+) -> Result<Materialized> {
+    Fetcher::new(manifest, settings)?.run(options, true)
+}
+
+/// Verifies what is on disk without downloading: every file must be present and hash right.
+pub fn verify(
+    manifest: &Manifest,
+    settings: &FetchSettings,
+    options: &FetchOptions,
+) -> Result<Materialized> {
+    Fetcher::new(manifest, settings)?.run(options, false)
+}
+
+/// The folder holding a dataset's HTTPS files, unpacked archives and `recorded.json`.
+pub fn dataset_cache(settings: &FetchSettings, manifest: &Manifest) -> PathBuf {
+    settings.data_cache.join(&manifest.name)
+}
+
+struct Fetcher<'a> {
+    manifest: &'a Manifest,
+    settings: &'a FetchSettings,
+    folder: PathBuf,
+    recorded: Recorded,
+    notes: Vec<String>,
+}
+
+/// Why a file could not be obtained: the network (a way out is to connect or use a local
+/// copy) or something else (reported as is).
+enum Failure {
+    Unreachable(String),
+    Other(Error),
+}
+
+impl<'a> Fetcher<'a> {
+    fn new(manifest: &'a Manifest, settings: &'a FetchSettings) -> Result<Self> {
+        let folder = dataset_cache(settings, manifest);
+        let path = folder.join("recorded.json");
+        let recorded = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|err| Error::Decode {
+                file: path.clone(),
+                detail: format!("{err}; delete it to record the hashes afresh"),
+            })?,
+            Err(_) => Recorded::default(),
+        };
+        Ok(Self {
+            manifest,
+            settings,
+            folder,
+            recorded,
+            notes: Vec::new(),
+        })
+    }
+
+    fn run(mut self, options: &FetchOptions, download: bool) -> Result<Materialized> {
+        if let Some(local) = &options.local_copy {
+            return self.check_local_copy(local);
+        }
+        let mut files = Vec::new();
+        let mut missing = Vec::new();
+        let mut terms_checked = false;
+        let revision = self.revision(download)?;
+        for entry in &self.manifest.files {
+            let path = self.cached_path(&entry.path, revision.as_deref());
+            let expected = self.expected(&entry.path);
+            if let Some(path) = &path
+                && path.exists()
+            {
+                let actual = sha256_file(path)?;
+                match &expected {
+                    Some((hash, _)) if *hash == actual => {
+                        files.push((entry.path.clone(), actual));
+                        continue;
+                    }
+                    None => {
+                        self.record(&entry.path, &actual)?;
+                        files.push((entry.path.clone(), actual));
+                        continue;
+                    }
+                    Some((hash, origin)) => {
+                        if !download {
+                            return Err(self.mismatch(&entry.path, hash, &actual, origin, false));
+                        }
+                        let note = format!(
+                            "{}: `{}` is corrupt (sha256 {actual}, expected {hash}); fetching it again",
+                            self.manifest.name, entry.path
+                        );
+                        tracing::warn!("{note}");
+                        self.notes.push(note);
+                        remove_cached(path);
+                    }
+                }
+            }
+            if !download || self.settings.offline {
+                missing.push(entry.path.clone());
+                continue;
+            }
+            if !terms_checked {
+                self.check_terms(options)?;
+                terms_checked = true;
+            }
+            let Some(revision_for_download) = revision.as_deref().or(match self.manifest.source {
+                Source::Https { .. } => Some(""),
+                Source::Hub { .. } => None,
+            }) else {
+                missing.push(entry.path.clone());
+                continue;
+            };
+            match self.download_verified(&entry.path, revision_for_download, expected) {
+                Ok(hash) => files.push((entry.path.clone(), hash)),
+                Err(Failure::Unreachable(reason)) => {
+                    return Err(self.unavailable(std::slice::from_ref(&entry.path), reason));
+                }
+                Err(Failure::Other(err)) => return Err(err),
+            }
+        }
+        if !missing.is_empty() {
+            let reason = if self.settings.offline {
+                "offline mode (HF_HUB_OFFLINE is set)".to_owned()
+            } else if !download {
+                "`verify` does not download".to_owned()
+            } else {
+                "the hub revision could not be resolved".to_owned()
+            };
+            return Err(self.unavailable(&missing, reason));
+        }
+        let root = self.unpack_archives(revision.as_deref())?;
+        Ok(Materialized {
+            root,
+            files,
+            notes: self.notes,
+        })
+    }
+
+    /// The commit to use for a hub dataset: pinned, recorded, or resolved now (and recorded).
+    fn revision(&mut self, online: bool) -> Result<Option<String>> {
+        let Source::Hub { repo, revision } = &self.manifest.source else {
+            return Ok(None);
+        };
+        if let Some(pinned) = self.manifest.source.pinned_revision() {
+            return Ok(Some(pinned.to_owned()));
+        }
+        if let Some(recorded) = &self.recorded.revision {
+            return Ok(Some(recorded.clone()));
+        }
+        if !online || self.settings.offline {
+            return Ok(None);
+        }
+        let api = self
+            .hub_api()
+            .map_err(|err| self.download_error("(repository info)", repo, err))?;
+        let info = api
+            .repo(Repo::with_revision(
+                repo.clone(),
+                RepoType::Dataset,
+                revision.clone(),
+            ))
+            .info();
+        let sha = match info {
+            Ok(info) => info.sha,
+            Err(err) => {
+                return Err(match classify(err) {
+                    Failure::Unreachable(reason) => {
+                        let all: Vec<String> =
+                            self.manifest.files.iter().map(|f| f.path.clone()).collect();
+                        self.unavailable(&all, reason)
+                    }
+                    Failure::Other(err) => {
+                        match self.with_context(Failure::Other(err), "(repository info)", repo) {
+                            Failure::Other(err) => err,
+                            Failure::Unreachable(reason) => self.unavailable(&[], reason),
+                        }
+                    }
+                });
+            }
+        };
+        let note = format!(
+            "{}: revision `{revision}` of {repo} resolved to commit {sha}; recorded in {}",
+            self.manifest.name,
+            self.folder.join("recorded.json").display()
+        );
+        tracing::info!("{note}");
+        self.notes.push(note);
+        self.recorded.revision = Some(sha.clone());
+        self.save_recorded()?;
+        Ok(Some(sha))
+    }
+
+    fn expected(&self, path: &str) -> Option<(String, String)> {
+        let entry = self.manifest.files.iter().find(|f| f.path == path)?;
+        if let Some(hash) = &entry.sha256 {
+            return Some((hash.clone(), "from the manifest".into()));
+        }
+        self.recorded.sha256.get(path).map(|hash| {
+            (
+                hash.clone(),
+                format!(
+                    "recorded at the first download in {}",
+                    self.folder.join("recorded.json").display()
+                ),
+            )
+        })
+    }
+
+    fn record(&mut self, path: &str, hash: &str) -> Result<()> {
+        let note = format!(
+            "{}: the manifest has no sha256 for `{path}`; recorded {hash} in {} (later fetches and `verify` check against it)",
+            self.manifest.name,
+            self.folder.join("recorded.json").display()
+        );
+        tracing::info!("{note}");
+        self.notes.push(note);
+        self.recorded
+            .sha256
+            .insert(path.to_owned(), hash.to_owned());
+        self.save_recorded()
+    }
+
+    fn save_recorded(&self) -> Result<()> {
+        let text = serde_json::to_string_pretty(&self.recorded).expect("plain data serialises");
+        write_atomic(&self.folder.join("recorded.json"), text.as_bytes())
+    }
+
+    /// Where `path` is (or would be) cached; None for a hub file whose commit is unknown.
+    fn cached_path(&self, path: &str, revision: Option<&str>) -> Option<PathBuf> {
+        match &self.manifest.source {
+            Source::Https { .. } => Some(self.folder.join("files").join(path)),
+            Source::Hub { repo, .. } => {
+                let revision = revision?;
+                let cached = Cache::new(self.settings.hub_cache.clone())
+                    .repo(Repo::with_revision(
+                        repo.clone(),
+                        RepoType::Dataset,
+                        revision.to_owned(),
+                    ))
+                    .get(path);
+                Some(cached.unwrap_or_else(|| {
+                    self.settings
+                        .hub_cache
+                        .join(format!("datasets--{}", repo.replace('/', "--")))
+                        .join("snapshots")
+                        .join(revision)
+                        .join(path)
+                }))
+            }
+        }
+    }
+
+    fn check_terms(&self, options: &FetchOptions) -> Result<()> {
+        if !self.manifest.requires_opt_in {
+            return Ok(());
+        }
+        if !options.accept_terms {
+            return Err(Error::TermsNotAccepted {
+                dataset: self.manifest.name.clone(),
+                terms: self.manifest.terms.trim().to_owned(),
+            });
+        }
+        eprintln!(
+            "Terms of `{}` (accepted by opt-in):\n{}\n",
+            self.manifest.name,
+            self.manifest.terms.trim()
+        );
+        Ok(())
+    }
+
+    /// Downloads `path`, checks its hash and retries on a mismatch; returns the hash.
+    fn download_verified(
+        &mut self,
+        path: &str,
+        revision: &str,
+        expected: Option<(String, String)>,
+    ) -> std::result::Result<String, Failure> {
+        let attempts = self.settings.retries + 1;
+        let mut last_failure = None;
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                std::thread::sleep(self.settings.backoff * (1 << (attempt - 1).min(6)) as u32);
+            }
+            let downloaded = match self.download_once(path, revision) {
+                Ok(file) => file,
+                Err(failure) => {
+                    last_failure = Some(failure);
+                    continue;
+                }
+            };
+            let actual = sha256_file(&downloaded).map_err(Failure::Other)?;
+            match &expected {
+                Some((hash, _)) if *hash == actual => {
+                    self.notes
+                        .push(format!("{}: downloaded `{path}`", self.manifest.name));
+                    return Ok(actual);
+                }
+                None => {
+                    self.notes
+                        .push(format!("{}: downloaded `{path}`", self.manifest.name));
+                    self.record(path, &actual).map_err(Failure::Other)?;
+                    return Ok(actual);
+                }
+                Some((hash, origin)) => {
+                    let note = format!(
+                        "{}: download {} of `{path}` has sha256 {actual}, expected {hash}; deleting it",
+                        self.manifest.name,
+                        attempt + 1
+                    );
+                    tracing::warn!("{note}");
+                    self.notes.push(note);
+                    remove_cached(&downloaded);
+                    last_failure = Some(Failure::Other(
+                        self.mismatch(path, hash, &actual, origin, true),
+                    ));
+                }
+            }
+        }
+        Err(last_failure.expect("at least one attempt"))
+    }
+
+    fn download_once(&self, path: &str, revision: &str) -> std::result::Result<PathBuf, Failure> {
+        match &self.manifest.source {
+            Source::Hub { repo, .. } => {
+                let api = self.hub_api().map_err(classify)?;
+                let repo = api.repo(Repo::with_revision(
+                    repo.clone(),
+                    RepoType::Dataset,
+                    revision.to_owned(),
+                ));
+                let url = repo.url(path);
+                let bar = DownloadBar::new(self.settings.progress);
+                repo.download_with_progress(path, bar)
+                    .map_err(|err| self.with_context(classify(err), path, &url))
+            }
+            Source::Https { base_url } => {
+                let url = match &self.settings.base_url_override {
+                    Some(base) => format!(
+                        "{}/{}/{path}",
+                        base.trim_end_matches('/'),
+                        self.manifest.name
+                    ),
+                    None => format!("{base_url}{path}"),
+                };
+                let target = self.folder.join("files").join(path);
+                https_download(&url, &target, self.settings.progress).map_err(|failure| {
+                    match failure {
+                        Failure::Other(Error::Download { detail, .. }) => {
+                            Failure::Other(Error::Download {
+                                dataset: self.manifest.name.clone(),
+                                file: path.to_owned(),
+                                url: url.clone(),
+                                detail,
+                            })
+                        }
+                        other => other,
+                    }
+                })?;
+                Ok(target)
+            }
+        }
+    }
+
+    fn hub_api(&self) -> std::result::Result<hf_hub::api::sync::Api, ApiError> {
+        ApiBuilder::from_cache(Cache::new(self.settings.hub_cache.clone()))
+            .with_endpoint(self.settings.hub_endpoint.clone())
+            .with_progress(false)
+            .with_retries(0)
+            .build()
+    }
+
+    /// Unpacks the manifest's archives (once) and returns the folder the pipeline reads.
+    fn unpack_archives(&mut self, revision: Option<&str>) -> Result<PathBuf> {
+        if self.manifest.unpack.is_empty() {
+            return Ok(match &self.manifest.source {
+                Source::Https { .. } => self.folder.join("files"),
+                Source::Hub { repo, .. } => self
+                    .settings
+                    .hub_cache
+                    .join(format!("datasets--{}", repo.replace('/', "--")))
+                    .join("snapshots")
+                    .join(revision.unwrap_or_default()),
+            });
+        }
+        let root = self.folder.join("unpacked");
+        for archive_name in &self.manifest.unpack {
+            let hash = self
+                .expected(archive_name)
+                .map(|(hash, _)| hash)
+                .unwrap_or_default();
+            // One folder per archive content hash: a changed archive is unpacked afresh.
+            let target = root.join(format!("{archive_name}-{}", &hash[..hash.len().min(16)]));
+            if !target.exists() {
+                let archive = self
+                    .cached_path(archive_name, revision)
+                    .expect("archives were fetched above");
+                archive::unpack(&archive, &target)?;
+                self.notes.push(format!(
+                    "{}: unpacked `{archive_name}` into {}",
+                    self.manifest.name,
+                    target.display()
+                ));
+            }
+        }
+        Ok(root)
+    }
+
+    fn check_local_copy(mut self, local: &Path) -> Result<Materialized> {
+        if !local.is_dir() {
+            return Err(Error::Layout {
+                dataset: self.manifest.name.clone(),
+                folder: local.to_owned(),
+                detail: "the local copy is not a folder".into(),
+            });
+        }
+        let mut files = Vec::new();
+        for entry in &self.manifest.files {
+            let path = local.join(&entry.path);
+            if !path.exists() {
+                // Local copies may use the dataset's original layout (the DRIVE zip, the ISBI
+                // TIFF stacks); the pipeline then hashes every file it reads into provenance.
+                continue;
+            }
+            let actual = sha256_file(&path)?;
+            if let Some((hash, origin)) = self.expected(&entry.path) {
+                if hash != actual {
+                    return Err(self.mismatch(&entry.path, &hash, &actual, &origin, false));
+                }
+            } else {
+                self.notes.push(format!(
+                    "{}: local `{}` has sha256 {actual} (no reference hash to check it against yet)",
+                    self.manifest.name, entry.path
+                ));
+            }
+            files.push((entry.path.clone(), actual));
+        }
+        Ok(Materialized {
+            root: local.to_owned(),
+            files,
+            notes: self.notes,
+        })
+    }
+
+    fn mismatch(
+        &self,
+        path: &str,
+        expected: &str,
+        actual: &str,
+        origin: &str,
+        refetched: bool,
+    ) -> Error {
+        let advice = if refetched {
+            format!(
+                "it was downloaded {} time(s) and never matched: the source changed or is corrupt. If the new content is legitimate, delete the entry from {} (or fix the manifest) and fetch again",
+                self.settings.retries + 1,
+                self.folder.join("recorded.json").display()
+            )
+        } else {
+            "run `datasets fetch` to fetch it again (a local copy is never overwritten: replace the file yourself)".to_owned()
+        };
+        Error::HashMismatch {
+            dataset: self.manifest.name.clone(),
+            file: path.to_owned(),
+            expected: expected.to_owned(),
+            actual: actual.to_owned(),
+            advice: format!("({origin}); {advice}"),
+        }
+    }
+
+    fn unavailable(&self, missing: &[String], reason: String) -> Error {
+        let cache = match &self.manifest.source {
+            Source::Https { .. } => self.folder.join("files"),
+            Source::Hub { .. } => self.settings.hub_cache.clone(),
+        };
+        Error::Unavailable {
+            dataset: self.manifest.name.clone(),
+            missing: missing.len(),
+            first: missing.first().cloned().unwrap_or_default(),
+            cache,
+            reason,
+        }
+    }
+
+    /// Fills in which dataset, file and URL a transport error concerns.
+    fn with_context(&self, failure: Failure, file: &str, url: &str) -> Failure {
+        match failure {
+            Failure::Other(Error::Download { detail, .. }) => Failure::Other(Error::Download {
+                dataset: self.manifest.name.clone(),
+                file: file.to_owned(),
+                url: url.to_owned(),
+                detail,
+            }),
+            other => other,
+        }
+    }
+
+    fn download_error(&self, file: &str, url: &str, err: ApiError) -> Error {
+        Error::Download {
+            dataset: self.manifest.name.clone(),
+            file: file.to_owned(),
+            url: url.to_owned(),
+            detail: err.to_string(),
+        }
+    }
+}
+
+/// Transport failures (no route, refused, DNS, TLS, timeout) mean "unreachable"; HTTP status
+/// errors and the rest are reported as they are.
+fn classify(err: ApiError) -> Failure {
+    match err {
+        ApiError::RequestError(inner) => match *inner {
+            ureq::Error::Transport(transport) => Failure::Unreachable(transport.to_string()),
+            status => Failure::Other(Error::Download {
+                dataset: String::new(),
+                file: String::new(),
+                url: String::new(),
+                detail: status.to_string(),
+            }),
+        },
+        ApiError::TooManyRetries(inner) => classify(*inner),
+        ApiError::IoError(io) if io.kind() != std::io::ErrorKind::PermissionDenied => {
+            Failure::Unreachable(format!("the connection broke: {io}"))
+        }
+        other => Failure::Other(Error::Download {
+            dataset: String::new(),
+            file: String::new(),
+            url: String::new(),
+            detail: other.to_string(),
+        }),
+    }
+}
+
+/// Downloads `url` to `target` through a temporary sibling file, renamed when complete.
+fn https_download(url: &str, target: &Path, progress: bool) -> std::result::Result<(), Failure> {
+    let response = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(20))
+        .timeout_read(Duration::from_secs(60))
+        .try_proxy_from_env(true)
+        .build()
+        .get(url)
+        .call()
+        .map_err(|err| match err {
+            ureq::Error::Transport(transport) => Failure::Unreachable(transport.to_string()),
+            status => Failure::Other(Error::Download {
+                dataset: String::new(),
+                file: String::new(),
+                url: url.to_owned(),
+                detail: status.to_string(),
+            }),
+        })?;
+    let length = response
+        .header("Content-Length")
+        .and_then(|v| v.parse::<u64>().ok());
+    let parent = target.parent().expect("cache paths have a parent");
+    std::fs::create_dir_all(parent).map_err(|e| Failure::Other(Error::io(parent)(e)))?;
+    let mut temp = tempfile::NamedTempFile::new_in(parent)
+        .map_err(|e| Failure::Other(Error::io(parent)(e)))?;
+    let bar = DownloadBar::new(progress);
+    let mut reader = BarReader {
+        inner: response.into_reader(),
+        bar,
+    };
+    reader.bar.start(length.unwrap_or(0), url);
+    let copied = std::io::copy(&mut reader, temp.as_file_mut())
+        .map_err(|e| Failure::Unreachable(format!("the connection broke: {e}")))?;
+    reader.bar.done();
+    if let Some(length) = length
+        && copied != length
+    {
+        return Err(Failure::Unreachable(format!(
+            "the download stopped after {copied} of {length} bytes"
+        )));
+    }
+    temp.persist(target)
+        .map_err(|e| Failure::Other(Error::io(target)(e.error)))?;
+    Ok(())
+}
+
+/// Deletes a cached file; for an hf-hub snapshot entry (a symlink), the blob it points to too,
+/// so that the next download does not find the corrupt blob again.
+fn remove_cached(path: &Path) {
+    if let Ok(blob) = std::fs::canonicalize(path)
+        && blob != path
+    {
+        let _ = std::fs::remove_file(blob);
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let parent = path.parent().expect("cache paths have a parent");
+    std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
+    let mut temp = tempfile::NamedTempFile::new_in(parent).map_err(Error::io(parent))?;
+    std::io::Write::write_all(temp.as_file_mut(), bytes).map_err(Error::io(path))?;
+    temp.persist(path).map_err(|e| Error::io(path)(e.error))?;
+    Ok(())
+}
+
+/// A download progress bar, hidden when progress is off or stderr is not a terminal.
+struct DownloadBar {
+    bar: indicatif::ProgressBar,
+}
+
+impl DownloadBar {
+    fn new(visible: bool) -> Self {
+        let bar = if visible {
+            indicatif::ProgressBar::new(0)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .expect("a valid template"),
+        );
+        Self { bar }
+    }
+
+    fn start(&mut self, size: u64, name: &str) {
+        self.bar.set_length(size);
+        self.bar.set_position(0);
+        self.bar
+            .set_message(name.rsplit('/').next().unwrap_or(name).to_owned());
+    }
+
+    fn done(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Progress for DownloadBar {
+    fn init(&mut self, size: usize, filename: &str) {
+        self.start(size as u64, filename);
+    }
+
+    fn update(&mut self, size: usize) {
+        self.bar.inc(size as u64);
+    }
+
+    fn finish(&mut self) {
+        self.done();
+    }
+}
+
+struct BarReader<R> {
+    inner: R,
+    bar: DownloadBar,
+}
+
+impl<R: Read> Read for BarReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.bar.bar.inc(read as u64);
+        Ok(read)
+    }
+}
+
+#[cfg(test)]
+#[path = "fetch_tests.rs"]
+mod tests;
