@@ -13,7 +13,7 @@ use crate::embedded::{embedded_file, provenance};
 use crate::error::{Error, Result};
 use crate::image::{Image, decode_png, png_shape};
 use crate::layout::EvalLayout;
-use crate::patch::{FlipMode, PatchSettings, epoch_patches, sample_flips, sample_window};
+use crate::patch::{PatchSettings, epoch_patches, sample_flips, sample_window};
 use crate::rng::{Stream, name_key, stream_rng};
 use crate::validation::{check_patches_per_epoch, check_side, check_size_multiple};
 

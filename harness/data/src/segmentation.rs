@@ -14,7 +14,7 @@ use crate::embedded::{embedded_file, provenance};
 use crate::error::{Error, Result};
 use crate::image::{Image, LabelMap, decode_png, decode_png_gray_u8, png_shape};
 use crate::layout::EvalLayout;
-use crate::patch::{FlipMode, PatchSettings, epoch_patches, sample_flips, sample_window};
+use crate::patch::{PatchSettings, epoch_patches, sample_flips, sample_window};
 use crate::rng::{Stream, stream_rng};
 use crate::validation::{check_patches_per_epoch, check_side, check_size_multiple};
 
