@@ -163,6 +163,8 @@ struct Fetcher<'a> {
     folder: PathBuf,
     recorded: Recorded,
     notes: Vec<String>,
+    /// The terms were accepted and printed during this fetch.
+    terms_shown: bool,
 }
 
 /// Why a file could not be obtained: the network (a way out is to connect or use a local
@@ -189,6 +191,7 @@ impl<'a> Fetcher<'a> {
             folder,
             recorded,
             notes: Vec::new(),
+            terms_shown: false,
         })
     }
 
@@ -198,8 +201,7 @@ impl<'a> Fetcher<'a> {
         }
         let mut files = Vec::new();
         let mut missing = Vec::new();
-        let mut terms_checked = false;
-        let revision = self.revision(download)?;
+        let revision = self.revision(download, options)?;
         for entry in &self.manifest.files {
             let path = self.cached_path(&entry.path, revision.as_deref());
             let expected = self.expected(&entry.path);
@@ -235,10 +237,7 @@ impl<'a> Fetcher<'a> {
                 missing.push(entry.path.clone());
                 continue;
             }
-            if !terms_checked {
-                self.check_terms(options)?;
-                terms_checked = true;
-            }
+            self.check_terms(options)?;
             let Some(revision_for_download) = revision.as_deref().or(match self.manifest.source {
                 Source::Https { .. } => Some(""),
                 Source::Hub { .. } => None,
@@ -273,7 +272,7 @@ impl<'a> Fetcher<'a> {
     }
 
     /// The commit to use for a hub dataset: pinned, recorded, or resolved now (and recorded).
-    fn revision(&mut self, online: bool) -> Result<Option<String>> {
+    fn revision(&mut self, online: bool, options: &FetchOptions) -> Result<Option<String>> {
         let Source::Hub { repo, revision } = &self.manifest.source else {
             return Ok(None);
         };
@@ -286,6 +285,8 @@ impl<'a> Fetcher<'a> {
         if !online || self.settings.offline {
             return Ok(None);
         }
+        // Resolving the revision is the first request to the host: the terms come before it.
+        self.check_terms(options)?;
         let api = self
             .hub_api()
             .map_err(|err| self.download_error("(repository info)", repo, err))?;
@@ -386,8 +387,9 @@ impl<'a> Fetcher<'a> {
         }
     }
 
-    fn check_terms(&self, options: &FetchOptions) -> Result<()> {
-        if !self.manifest.requires_opt_in {
+    /// Refuses without the opt-in the manifest requires; with it, prints the terms once.
+    fn check_terms(&mut self, options: &FetchOptions) -> Result<()> {
+        if !self.manifest.requires_opt_in || self.terms_shown {
             return Ok(());
         }
         if !options.accept_terms {
@@ -401,6 +403,7 @@ impl<'a> Fetcher<'a> {
             self.manifest.name,
             self.manifest.terms.trim()
         );
+        self.terms_shown = true;
         Ok(())
     }
 
