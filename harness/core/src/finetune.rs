@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::{Engine, FlowTensors};
 use crate::model::{Site, UNet};
 use crate::simulate::{SpikingUNet, simulate_keeping_state};
 use crate::{Error, Result};
@@ -49,19 +50,43 @@ impl Flow {
         device: &Device,
     ) -> Result<Flow> {
         let (_, layers) = simulate_keeping_state(snn, input, &[time_steps], time_chunk)?;
-        let mut sites = BTreeMap::new();
+        let mut accumulated = BTreeMap::new();
         for (site, layer) in layers {
             let (Some(output), Some(input)) =
                 (layer.accumulated_output(), layer.accumulated_input())
             else {
                 return Err(Error::Conversion(format!("{site} never stepped")));
             };
-            let mask = input.greater_elem(0.0).float();
-            // Re-create on the training device: the flow is a constant there, not a graph node.
-            let to = |t: Tensor<4>| Tensor::from_data(t.into_data(), device);
-            sites.insert(site, (to(output), to(mask)));
+            accumulated.insert(site, (output, input));
         }
-        Ok(Flow { sites, time_steps })
+        Ok(Flow::from_accumulated(accumulated, time_steps, device))
+    }
+
+    /// [`Flow::record`] with the CPU inference engine (`engine` compiled from the current
+    /// weights).
+    pub fn record_with_engine(
+        engine: &Engine,
+        input: Tensor<4>,
+        time_steps: usize,
+        time_chunk: usize,
+        device: &Device,
+    ) -> Result<Flow> {
+        let (_, accumulated) = engine.simulate(input, &[time_steps], time_chunk, true)?;
+        Ok(Flow::from_accumulated(accumulated, time_steps, device))
+    }
+
+    /// The flow from each site's accumulated output and input.
+    fn from_accumulated(accumulated: FlowTensors, time_steps: usize, device: &Device) -> Flow {
+        // Re-create on the training device: the flow is a constant there, not a graph node.
+        let to = |t: Tensor<4>| Tensor::from_data(t.into_data(), device);
+        let sites = accumulated
+            .into_iter()
+            .map(|(site, (output, input))| {
+                let mask = input.greater_elem(0.0).float();
+                (site, (to(output), to(mask)))
+            })
+            .collect();
+        Flow { sites, time_steps }
     }
 }
 

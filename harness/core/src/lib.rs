@@ -1,7 +1,8 @@
 //! The numerical core of the Spiking-UNet harness: the paper's U-Net ([`model`]), its training
 //! losses ([`loss`]), the evaluation metrics of the authors' code ([`metrics`]), spiking neurons
 //! ([`neuron`]), ANN→SNN conversion ([`convert`]), SNN simulation with spike and energy counts
-//! ([`simulate`]) and the compute device selection ([`device`]).
+//! ([`simulate`]), the fast CPU inference engine ([`engine`]) and the compute device selection
+//! ([`device`]).
 //!
 //! In the pipeline train → convert → finetune → evaluate → report, this crate holds the maths of
 //! every stage and nothing else: it depends on burn only, never reads a file or a config, and
@@ -12,6 +13,7 @@
 
 pub mod convert;
 pub mod device;
+pub mod engine;
 mod error;
 pub mod finetune;
 pub mod interop;
