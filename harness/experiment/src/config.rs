@@ -277,6 +277,34 @@ pub struct EvaluateConfig {
     pub time_chunk: Option<usize>,
     /// Memory for one chunk's activations, in MiB, when `time_chunk` is null. Default 512.
     pub memory_budget_mib: u64,
+    /// What runs the spiking networks (evaluation and fine-tuning's simulation) and the
+    /// ANN's evaluation: `engine` (the CPU inference engine), `reference` (burn, on the
+    /// config's backend) or `auto` (the engine on the CPU backends flex and ndarray, burn on
+    /// GPU backends). Default `auto`.
+    pub simulator: Simulator,
+}
+
+/// The simulator choice of `evaluate.simulator`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Simulator {
+    /// The engine on CPU backends, burn on GPU backends.
+    Auto,
+    /// The CPU inference engine (`spiking_unet_core::engine`), whatever the backend.
+    Engine,
+    /// burn's reference path on the config's backend.
+    Reference,
+}
+
+impl Simulator {
+    /// True when the engine runs networks of a config on `backend`.
+    pub fn uses_engine(self, backend: &str) -> bool {
+        match self {
+            Simulator::Auto => matches!(backend, "flex" | "ndarray"),
+            Simulator::Engine => true,
+            Simulator::Reference => false,
+        }
+    }
 }
 
 impl Default for EvaluateConfig {
@@ -286,6 +314,7 @@ impl Default for EvaluateConfig {
             time_steps: vec![4, 8, 16, 32, 64, 128],
             time_chunk: None,
             memory_budget_mib: 512,
+            simulator: Simulator::Auto,
         }
     }
 }

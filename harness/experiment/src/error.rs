@@ -72,6 +72,9 @@ pub enum Error {
         /// The underlying error.
         source: serde_json::Error,
     },
+    /// A command-line argument outside its allowed values (the message names both).
+    #[error("{0}")]
+    Argument(String),
     /// A stage that a later issue of the roadmap implements.
     #[error("`{0}` is not implemented yet in this version of the harness")]
     NotImplemented(&'static str),

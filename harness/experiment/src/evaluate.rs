@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use burn::tensor::Device;
+use spiking_unet_core::engine::Engine;
 use spiking_unet_core::model::UNet;
 use spiking_unet_core::simulate::{
     ENERGY_PER_MAC_PJ, simulate, spike_report, time_chunk_for_budget,
@@ -110,9 +111,9 @@ pub fn ann_evaluated(artifact: &Path, split: Split) -> bool {
     cache_file(artifact, split, None).exists()
 }
 
-/// Evaluate the ANN in artifact folder `dir` on `splits` (reusing earlier evaluations), write
-/// `evaluation.csv` there, and return its rows.
-pub fn evaluate_ann(dir: &Path, splits: &[Split]) -> Result<Vec<MetricRow>> {
+/// Evaluate the ANN in artifact folder `dir` on the splits of `evaluate` (reusing earlier
+/// evaluations), write `evaluation.csv` there, and return its rows.
+pub fn evaluate_ann(dir: &Path, evaluate: &EvaluateConfig) -> Result<Vec<MetricRow>> {
     let manifest = Manifest::read(dir)?;
     if !manifest.is_complete() {
         return Err(Error::Artifact {
@@ -122,10 +123,10 @@ pub fn evaluate_ann(dir: &Path, splits: &[Split]) -> Result<Vec<MetricRow>> {
         });
     }
     let mut rows = Vec::new();
-    for &split in splits {
+    for &split in &evaluate.splits {
         let file = cache_file(dir, split, None);
         if !file.exists() {
-            let evaluation = evaluate_ann_split(dir, &manifest, split)?;
+            let evaluation = evaluate_ann_split(dir, &manifest, split, evaluate)?;
             artifacts::write_json(&file, &evaluation)?;
         }
         rows.extend(artifacts::read_json::<CachedEvaluation>(&file)?.rows);
@@ -135,17 +136,32 @@ pub fn evaluate_ann(dir: &Path, splits: &[Split]) -> Result<Vec<MetricRow>> {
 }
 
 /// Score the ANN on one split and save its pictures.
-fn evaluate_ann_split(dir: &Path, manifest: &Manifest, split: Split) -> Result<CachedEvaluation> {
-    let device = spiking_unet_core::device::device(&manifest.config.backend)?;
+fn evaluate_ann_split(
+    dir: &Path,
+    manifest: &Manifest,
+    split: Split,
+    evaluate: &EvaluateConfig,
+) -> Result<CachedEvaluation> {
+    let backend = &manifest.config.backend;
+    let device = spiking_unet_core::device::device(backend)?;
     let task = Task::build(&manifest.config)?;
     let model = artifacts::load_module(manifest.unet.init(&device)?, &dir.join(files::MODEL))?;
+    let engine = if evaluate.simulator.uses_engine(backend) {
+        Some(Engine::ann(&model)?)
+    } else {
+        None
+    };
     let mut rows = Vec::new();
     let items = task.eval_items(split);
     let mut scores = Vec::new();
     for (k, item) in items.iter().enumerate() {
         let input = item.network_input(&device);
         model.check_input(input.dims())?;
-        let output = item.recompose(&tensor_values(model.forward(input))?);
+        let output = match &engine {
+            Some(engine) => engine.forward_tensor(input)?,
+            None => model.forward(input),
+        };
+        let output = item.recompose(&tensor_values(output)?);
         if k < PICTURED_IMAGES {
             let (input, target) = task.item_pictures(item);
             let output = task.output_picture(item, &output)?;
@@ -274,6 +290,11 @@ fn simulate_split(
     let backend: crate::convert::SnnManifest = artifacts::read_json(&dir.join(files::MANIFEST))?;
     let device = spiking_unet_core::device::device(&backend.config.backend)?;
     let (manifest, snn) = load_snn(dir, &device)?;
+    let engine = if evaluate.simulator.uses_engine(&backend.config.backend) {
+        Some(Engine::spiking(&snn)?)
+    } else {
+        None
+    };
     let task = Task::build(&manifest.config)?;
     let budget = evaluate.memory_budget_mib * 1024 * 1024;
     let items = task.eval_items(split);
@@ -294,7 +315,10 @@ fn simulate_split(
             .time_chunk
             .unwrap_or_else(|| time_chunk_for_budget(&snn.unet, tiles, h, w, budget, 8));
         let input = item.network_input(&device);
-        let checkpoints = simulate(&snn, input, steps, chunk)?;
+        let checkpoints = match &engine {
+            Some(engine) => engine.simulate(input, steps, chunk, false)?.0,
+            None => simulate(&snn, input, steps, chunk)?,
+        };
         progress.inc(*steps.last().unwrap_or(&0) as u64);
         for (c, checkpoint) in checkpoints.iter().enumerate() {
             let output = item.recompose(&tensor_values(checkpoint.mean_output())?);
@@ -493,7 +517,7 @@ pub fn evaluate_config(config: &ExperimentConfig) -> Result<Comparison> {
     let mut models = Vec::new();
     for (label, kind, dir) in self::models(config, &task) {
         let (rows, layers) = match &kind {
-            ModelKind::Ann => (evaluate_ann(&dir, &settings.splits)?, Vec::new()),
+            ModelKind::Ann => (evaluate_ann(&dir, &settings)?, Vec::new()),
             ModelKind::Converted(_) | ModelKind::Finetuned(_) => {
                 check_spiking_artifact(&label, &kind, &dir)?;
                 tracing::info!("evaluating {label}");

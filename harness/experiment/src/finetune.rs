@@ -12,6 +12,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
+use spiking_unet_core::engine::Engine;
 use spiking_unet_core::finetune::{Flow, flow_forward};
 use spiking_unet_core::simulate::{SpikingUNet, simulate, time_chunk_for_budget};
 
@@ -142,6 +143,7 @@ fn finetune_one(
     let t = settings.time_steps;
     let metric = task.selection_metric();
     let budget = config.evaluate.memory_budget_mib * 1024 * 1024;
+    let use_engine = config.evaluate.simulator.uses_engine(&config.backend);
     for epoch in state.epochs_done + 1..=settings.epochs {
         let started = Instant::now();
         let batches = task.training_batches(epoch, settings.batch_size, &train_device);
@@ -159,7 +161,12 @@ fn finetune_one(
                 .evaluate
                 .time_chunk
                 .unwrap_or_else(|| time_chunk_for_budget(&snn.unet, b, h, w, budget, 8));
-            let flow = Flow::record(&snn, input, t, chunk, &train_device)?;
+            let flow = if use_engine {
+                let engine = Engine::spiking(&snn)?;
+                Flow::record_with_engine(&engine, input, t, chunk, &train_device)?
+            } else {
+                Flow::record(&snn, input, t, chunk, &train_device)?
+            };
             // 2. One differentiable pass on the accumulated flow; 3. the task loss and a step.
             let output = flow_forward(&model, batch.input.clone(), &flow, settings.head_bias)?;
             let loss = task.loss(output, batch.target.clone());
@@ -176,7 +183,7 @@ fn finetune_one(
             neuron: neuron.clone(),
         };
         let selection_value = metric_value(
-            &score_at(&snn, task, settings.selection_split, t, &device)?,
+            &score_at(&snn, task, settings.selection_split, t, &device, use_engine)?,
             metric,
         );
         let record = EpochRecord {
@@ -217,10 +224,21 @@ fn score_at(
     split: Split,
     time_steps: usize,
     device: &Device,
+    use_engine: bool,
 ) -> Result<Vec<(String, f64)>> {
+    let engine = if use_engine {
+        Some(Engine::spiking(snn)?)
+    } else {
+        None
+    };
     let mut scores = Vec::new();
     for item in task.eval_items(split) {
-        let checkpoint = simulate(snn, item.network_input(device), &[time_steps], 8)?.remove(0);
+        let input = item.network_input(device);
+        let checkpoint = match &engine {
+            Some(engine) => engine.simulate(input, &[time_steps], 8, false)?.0,
+            None => simulate(snn, input, &[time_steps], 8)?,
+        }
+        .remove(0);
         let output = item.recompose(&tensor_values(checkpoint.mean_output())?);
         scores.push(task.score(&item, &output)?);
     }

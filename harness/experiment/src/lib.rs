@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
+pub mod bench;
 pub mod config;
 pub mod convert;
 mod error;

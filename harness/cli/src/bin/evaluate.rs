@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use spiking_unet_cli::run;
-use spiking_unet_experiment::config::{self, EvaluateConfig, Split};
+use spiking_unet_experiment::config::{self, EvaluateConfig, Simulator, Split};
 use spiking_unet_experiment::evaluate::{self, MetricRow};
 use spiking_unet_experiment::sweep;
 
@@ -26,6 +26,17 @@ struct Args {
     /// Time steps for spiking networks (default: the config's, or 4,8,16,32,64,128).
     #[arg(long, value_delimiter = ',')]
     time_steps: Vec<usize>,
+    /// What runs the networks (default: the config's `evaluate.simulator`, or auto): the CPU
+    /// inference engine, burn's reference path, or auto (the engine on CPU backends).
+    #[arg(long, value_enum)]
+    simulator: Option<SimulatorArg>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SimulatorArg {
+    Auto,
+    Engine,
+    Reference,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -51,6 +62,13 @@ fn main() -> std::process::ExitCode {
             if !args.time_steps.is_empty() {
                 evaluate.time_steps = args.time_steps.clone();
             }
+            if let Some(simulator) = args.simulator {
+                evaluate.simulator = match simulator {
+                    SimulatorArg::Auto => Simulator::Auto,
+                    SimulatorArg::Engine => Simulator::Engine,
+                    SimulatorArg::Reference => Simulator::Reference,
+                };
+            }
         };
         match (&args.artifact, &args.config) {
             (Some(dir), _) => {
@@ -62,7 +80,7 @@ fn main() -> std::process::ExitCode {
                 {
                     evaluate::evaluate_snn(dir, &settings)?
                 } else {
-                    evaluate::evaluate_ann(dir, &settings.splits)?
+                    evaluate::evaluate_ann(dir, &settings)?
                 };
                 print_summary(&[(dir.display().to_string(), &rows)]);
                 println!("per-image rows: {}", dir.join("evaluation.csv").display());

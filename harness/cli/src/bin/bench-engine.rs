@@ -1,0 +1,65 @@
+//! `bench-engine --width 64 --size 256 --neuron mt --time-steps 32 --out DIR`: the harness side
+//! of `scripts/bench/run.sh`. Builds a converted U-Net on seeded random weights, writes weights
+//! (authors' naming), input and read-out for the PyTorch twin, and prints the engine's timings
+//! as JSON.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use spiking_unet_cli::run;
+use spiking_unet_core::convert::Normalization;
+use spiking_unet_experiment::bench::{self, BenchCase};
+
+#[derive(Parser)]
+#[command(about = "Time the spiking inference engine on a converted U-Net and write the case for the PyTorch twin")]
+struct Args {
+    /// U-Net width (the paper's is 64).
+    #[arg(long, default_value_t = 64)]
+    width: usize,
+    /// Side of the square input image (a multiple of 16).
+    #[arg(long, default_value_t = 256)]
+    size: usize,
+    /// Neuron: mt, if-zero or if-subtract.
+    #[arg(long, default_value = "mt", value_parser = ["mt", "if-zero", "if-subtract"])]
+    neuron: String,
+    /// Normalization: layer_wise or connection_wise.
+    #[arg(long, default_value = "connection_wise", value_parser = ["layer_wise", "connection_wise"])]
+    normalization: String,
+    /// Time steps simulated.
+    #[arg(long, default_value_t = 32)]
+    time_steps: usize,
+    /// Seed of the weights and the input.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Timed repetitions; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Also time burn's reference simulation once (slow).
+    #[arg(long)]
+    reference: bool,
+    /// Folder for the twin's inputs (weights, input, read-out, case.json).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() -> std::process::ExitCode {
+    run(|| {
+        let args = Args::parse();
+        let case = BenchCase {
+            width: args.width,
+            size: args.size,
+            neuron: args.neuron,
+            normalization: match args.normalization.as_str() {
+                "layer_wise" => Normalization::LayerWise,
+                _ => Normalization::ConnectionWise,
+            },
+            time_steps: args.time_steps,
+            seed: args.seed,
+            repeats: args.repeats,
+            reference: args.reference,
+        };
+        let times = bench::run(&case, &args.out)?;
+        println!("{}", serde_json::to_string(&times)?);
+        Ok(())
+    })
+}

@@ -1,0 +1,205 @@
+//! The harness side of the side-by-side benchmark (`scripts/bench/run.sh`, binary
+//! `bench-engine`): build a converted U-Net of a given width on seeded random weights, write it
+//! for the PyTorch twin (`scripts/bench/twin.py`) with its input and the engine's read-out, and
+//! time the engine's ANN forward and simulation (and, on request, burn's reference path).
+//!
+//! The weights go out through the same function as the `export` binary, in the authors'
+//! naming; input and read-out as raw little-endian f32 files described by `case.json`. The
+//! engine's time per layer of one step goes to `profile.csv` beside them.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::tensor::{Device, Distribution, Tensor};
+use serde::Serialize;
+use spiking_unet_core::convert::{
+    Activations, ConversionSpec, Normalization, Statistic, rescale, scale_factors,
+};
+use spiking_unet_core::engine::Engine;
+use spiking_unet_core::model::{Head, UNetConfig};
+use spiking_unet_core::neuron::{Neuron, Reset};
+use spiking_unet_core::simulate::{SpikingUNet, simulate};
+
+use crate::artifacts;
+use crate::task::tensor_values;
+use crate::{Error, Result};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchCase {
+    /// U-Net width (paper: 64).
+    pub width: usize,
+    /// Side of the square gray input image.
+    pub size: usize,
+    /// `mt`, `if-zero` or `if-subtract`.
+    pub neuron: String,
+    /// Normalization of the conversion.
+    pub normalization: Normalization,
+    /// Time steps simulated.
+    pub time_steps: usize,
+    /// Seed of the weights and the input.
+    pub seed: u64,
+    /// Timed repetitions (the median is reported).
+    pub repeats: usize,
+    /// Also time burn's reference simulation (once; slow).
+    pub reference: bool,
+}
+
+/// What was measured, in seconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchTimes {
+    /// Threads the engine ran on.
+    pub threads: usize,
+    /// The engine's ANN forward of the same network.
+    pub ann_forward_s: f64,
+    /// The engine's simulation, per time step.
+    pub snn_step_s: f64,
+    /// burn's reference simulation (step by step), per time step, if asked for.
+    pub reference_step_s: Option<f64>,
+    /// Peak resident memory of the simulation alone (reset before it), MiB.
+    pub simulation_peak_rss_mib: Option<f64>,
+    /// Spikes of all sites over the run.
+    pub spikes: f64,
+}
+
+fn neuron(name: &str) -> Result<Neuron> {
+    Ok(match name {
+        "mt" => Neuron::paper_mt(),
+        "if-zero" => Neuron::If {
+            threshold: 1.0,
+            reset: Reset::Zero,
+        },
+        "if-subtract" => Neuron::If {
+            threshold: 1.0,
+            reset: Reset::Subtract,
+        },
+        other => {
+            return Err(Error::Argument(format!(
+                "--neuron {other}: allowed values are mt, if-zero, if-subtract"
+            )));
+        }
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// The median seconds of `repeats` runs of `f` after one warm-up run.
+fn time(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    f()?;
+    let mut times = Vec::new();
+    for _ in 0..repeats.max(1) {
+        let start = Instant::now();
+        f()?;
+        times.push(start.elapsed().as_secs_f64());
+    }
+    Ok(median(times))
+}
+
+/// Peak resident set size of this process in MiB (Linux), after `reset` optionally zeroed it.
+fn peak_rss_mib(reset: bool) -> Option<f64> {
+    if reset {
+        // Writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS.
+        std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn write_f32(path: &Path, values: &[f32]) -> Result<()> {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    artifacts::write_atomic(path, &bytes)
+}
+
+/// Build the case's network, write it to `out` for the twin, and time the engine.
+pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
+    let neuron = neuron(&case.neuron)?;
+    let device = Device::flex();
+    device.seed(case.seed);
+    let ann = UNetConfig {
+        in_channels: 1,
+        out_channels: 1,
+        width: case.width,
+        depth: 4,
+        head: Head::Residual,
+    }
+    .init(&device)?;
+    // Scale factors from four 64x64 random images: cheap at width 64, and any factors will
+    // do, since harness and twin run the same rescaled weights.
+    let calibration = Tensor::<4>::random([4, 1, 64, 64], Distribution::Default, &device);
+    let activations = Activations::record(&ann, calibration)?;
+    let spec = ConversionSpec {
+        normalization: case.normalization,
+        statistic: Statistic::Percentile(99.9),
+        authors_off_by_one: false,
+    };
+    let factors = scale_factors(&ann, &activations, &spec, 4)?;
+    drop(activations);
+    let snn = SpikingUNet {
+        unet: rescale(&ann, &factors)?,
+        neuron,
+    };
+    let shape = [1, 1, case.size, case.size];
+    let x = Tensor::<4>::random(shape, Distribution::Default, &device);
+    let engine = Engine::spiking(&snn)?;
+    let ann_engine = Engine::ann(&snn.unet)?;
+    let input = tensor_values(x.clone())?;
+
+    let t = case.time_steps;
+    peak_rss_mib(true);
+    let (run, _) = engine.simulate(x.clone(), &[t], 1, false)?;
+    let simulation_peak_rss_mib = peak_rss_mib(false);
+    let readout = tensor_values(run[0].mean_output())?;
+    let spikes = run[0].spikes.values().sum();
+
+    std::fs::create_dir_all(out).map_err(Error::io("creating folder", out))?;
+    spiking_unet_core::interop::export_safetensors(&snn.unet, &out.join("weights.safetensors"))?;
+    write_f32(&out.join("input.f32"), &input)?;
+    write_f32(&out.join("readout.f32"), &readout)?;
+    let threads = spiking_unet_core::engine::threads();
+    let description = serde_json::json!({
+        "width": case.width,
+        "input_shape": shape,
+        "output_shape": shape,
+        "time_steps": t,
+        "neuron": case.neuron,
+        "normalization": case.normalization.label(),
+        "seed": case.seed,
+        "threads": threads,
+    });
+    artifacts::write_json(&out.join("case.json"), &description)?;
+
+    let ann_forward_s = time(case.repeats, || {
+        ann_engine.forward(&input, shape)?;
+        Ok(())
+    })?;
+    let snn_step_s = time(case.repeats, || {
+        engine.simulate(x.clone(), &[t], 1, false)?;
+        Ok(())
+    })? / t as f64;
+    let profile = engine.profile(x.clone(), t)?;
+    let mut text = String::from("layer,seconds_per_step\n");
+    for (layer, seconds) in &profile {
+        text.push_str(&format!("{layer},{}\n", seconds / t as f64));
+    }
+    artifacts::write_atomic(&out.join("profile.csv"), text.as_bytes())?;
+    let reference_step_s = if case.reference {
+        let start = Instant::now();
+        simulate(&snn, x.clone(), &[t], 1)?;
+        Some(start.elapsed().as_secs_f64() / t as f64)
+    } else {
+        None
+    };
+    Ok(BenchTimes {
+        threads,
+        ann_forward_s,
+        snn_step_s,
+        reference_step_s,
+        simulation_peak_rss_mib,
+        spikes,
+    })
+}

@@ -1,0 +1,170 @@
+"""PyTorch twin of the harness's spiking U-Net simulation, for side-by-side timing.
+
+Written from ../shared/reference/authors-code.md (§1 model, §2 neurons, §3.7 coding, §4.2
+simulation loop), but with an efficient neuron: the authors index membranes with boolean masks;
+this twin uses `torch.where`-style arithmetic (compare, multiply, subtract) on whole tensors, which
+is what a careful PyTorch user would write. Everything else follows the authors' loop: conv1 of the
+image is computed once and injected at every step, the whole network runs once per step, a neuron
+sits after every ReLU and every average pool, and the head's outputs (bias included) are summed
+over T; the read-out is that sum / T.
+
+Inputs come from `bench-engine` (the harness side): weights in the authors' naming, written by the
+same code as the `export` binary, the input image and the harness's read-out, as raw float32 files
+described by `case.json`. The twin checks its read-out against the harness's and times:
+  - the ANN forward of the same network (the dense floor of one time step), and
+  - the simulation, in seconds per time step.
+Prints one JSON object on stdout.
+
+Usage: python twin.py CASE_DIR [--repeats N]
+"""
+
+import argparse
+import json
+import pathlib
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+
+def load(case_dir: pathlib.Path):
+    case = json.loads((case_dir / "case.json").read_text())
+    weights = load_file(str(case_dir / "weights.safetensors"))
+    raw = lambda name, shape: torch.from_numpy(
+        np.fromfile(case_dir / name, dtype="<f4").reshape(shape)
+    )
+    x = raw("input.f32", case["input_shape"])
+    readout = raw("readout.f32", case["output_shape"])
+    return case, weights, x, readout
+
+
+class UNet:
+    """The authors' U-Net (§1.1) on a state dict in their naming: conv1..conv(4d+3), convtranspose1..d."""
+
+    def __init__(self, weights):
+        self.w = weights
+        self.depth = sum(1 for k in weights if k.startswith("convtranspose") and k.endswith(".weight"))
+        self.head = f"conv{4 * self.depth + 3}"
+        self.head_padding = 1 if weights[self.head + ".weight"].shape[-1] == 3 else 0
+
+    def conv(self, n, x):
+        return F.conv2d(x, self.w[f"conv{n}.weight"], self.w[f"conv{n}.bias"], padding=1)
+
+    def up(self, k, x):
+        return F.conv_transpose2d(
+            x, self.w[f"convtranspose{k}.weight"], self.w[f"convtranspose{k}.bias"],
+            stride=2, padding=1, output_padding=1,
+        )
+
+    def head_conv(self, x):
+        return F.conv2d(x, self.w[self.head + ".weight"], self.w[self.head + ".bias"], padding=self.head_padding)
+
+    def body(self, first, act):
+        """Everything after conv1 with `act(site, tensor)` at every activation site."""
+        x = act("relu1", first)
+        skips, n = [], 2
+        for level in range(self.depth + 1):
+            if level > 0:
+                x = act(f"pool{level}", F.avg_pool2d(x, 2))
+                x = act(f"relu{n}", self.conv(n, x))
+                n += 1
+            x = act(f"relu{n}", self.conv(n, x))
+            n += 1
+            if level < self.depth:
+                skips.append(x)
+        for k in range(1, self.depth + 1):
+            up = act(f"relu_convtranspose{k}", self.up(k, x))
+            x = torch.cat([skips.pop(), up], 1)  # skip first, up-sampled second (§1.1)
+            x = act(f"relu{n}", self.conv(n, x))
+            x = act(f"relu{n + 1}", self.conv(n + 1, x))
+            n += 2
+        return self.head_conv(x)
+
+    def forward(self, x):
+        return self.body(self.conv(1, x), lambda site, t: t if site.startswith("pool") else F.relu(t))
+
+
+class Neurons:
+    """One state per site: membrane and spike count. `kind` is 'mt', 'if-zero' or 'if-subtract'."""
+
+    def __init__(self, kind, ladder=(2.0, 1.0, 0.5, 0.25), threshold=1.0):
+        self.kind, self.ladder, self.threshold = kind, ladder, threshold
+        self.v, self.spikes = {}, {}
+
+    def __call__(self, site, current):
+        v = self.v.get(site)
+        v = current.clone() if v is None else v.add_(current)
+        if self.kind == "mt":
+            # §2.2: thresholds largest first, strict >, each crossed one subtracted and emitted.
+            out = torch.zeros_like(v)
+            count = 0
+            for theta in self.ladder:
+                fired = (v > theta).to(v.dtype)
+                v.sub_(fired * theta)
+                out.add_(fired * theta)
+                count += fired.sum()
+        else:
+            # §2.1: v >= θ fires one spike of θ; reset to zero or by subtraction.
+            fired = v >= self.threshold
+            out = fired.to(v.dtype) * self.threshold
+            if self.kind == "if-zero":
+                v = torch.where(fired, torch.zeros_like(v), v)
+            else:
+                v.sub_(out)
+            count = fired.sum()
+        self.v[site] = v
+        self.spikes[site] = self.spikes.get(site, 0) + count
+        return out
+
+
+def simulate(net, x, time_steps, neurons):
+    """§4.2: static = conv1(x) once; each step runs the whole network; the head output is summed."""
+    static = net.conv(1, x)
+    output = torch.zeros(1)
+    for _ in range(time_steps):
+        output = output + net.body(static, neurons)
+    return output
+
+
+def median_seconds(fn, repeats):
+    fn()  # warm-up (allocator, oneDNN primitive cache)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("case_dir", type=pathlib.Path)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(int(json.loads((args.case_dir / "case.json").read_text())["threads"]))
+    case, weights, x, readout = load(args.case_dir)
+    net = UNet(weights)
+    T = case["time_steps"]
+    kind = case["neuron"]
+    with torch.no_grad():
+        neurons = Neurons(kind)
+        twin_readout = simulate(net, x, T, neurons) / T
+        scale = readout.abs().max().clamp_min(1e-6)
+        difference = float((twin_readout - readout).abs().max() / scale)
+        twin_spikes = float(sum(float(s) for s in neurons.spikes.values()))
+        ann = median_seconds(lambda: net.forward(x), args.repeats)
+        snn = median_seconds(lambda: simulate(net, x, T, Neurons(kind)), args.repeats) / T
+    print(json.dumps({
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "ann_forward_s": ann,
+        "snn_step_s": snn,
+        "readout_relative_difference": difference,
+        "spikes": twin_spikes,
+    }))
+
+
+if __name__ == "__main__":
+    main()
