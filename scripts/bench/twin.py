@@ -10,7 +10,8 @@ over T; the read-out is that sum / T.
 
 Inputs come from `bench-engine` (the harness side): weights in the authors' naming, written by the
 same code as the `export` binary, the input image and the harness's read-out, as raw float32 files
-described by `case.json`. The twin checks its read-out against the harness's and times:
+described by `case.json`. The twin checks its read-out against the harness's (mean absolute
+difference relative to the mean absolute read-out) and times:
   - the ANN forward of the same network (the dense floor of one time step), and
   - the simulation, in seconds per time step.
 Prints one JSON object on stdout.
@@ -151,8 +152,11 @@ def main():
     with torch.no_grad():
         neurons = Neurons(kind)
         twin_readout = simulate(net, x, T, neurons) / T
-        scale = readout.abs().max().clamp_min(1e-6)
-        difference = float((twin_readout - readout).abs().max() / scale)
+        # Both sum each conv in their own order, so a membrane within a few ulps of a threshold
+        # may fire one step apart (see engine/tests.rs); the mean absolute difference, relative
+        # to the mean absolute read-out, is the measure that such moved spikes leave small.
+        difference = float((twin_readout - readout).abs().mean() / readout.abs().mean().clamp_min(1e-12))
+        max_difference = float((twin_readout - readout).abs().max() / readout.abs().max().clamp_min(1e-6))
         twin_spikes = float(sum(float(s) for s in neurons.spikes.values()))
         ann = median_seconds(lambda: net.forward(x), args.repeats)
         snn = median_seconds(lambda: simulate(net, x, T, Neurons(kind)), args.repeats) / T
@@ -162,6 +166,7 @@ def main():
         "ann_forward_s": ann,
         "snn_step_s": snn,
         "readout_relative_difference": difference,
+        "readout_max_relative_difference": max_difference,
         "spikes": twin_spikes,
     }))
 
