@@ -43,6 +43,8 @@ pub struct BenchCase {
     pub repeats: usize,
     /// Also time burn's reference simulation (once; slow).
     pub reference: bool,
+    /// Only simulate once and report the peak memory (no timing, no profile).
+    pub memory_only: bool,
 }
 
 /// What was measured, in seconds.
@@ -50,10 +52,10 @@ pub struct BenchCase {
 pub struct BenchTimes {
     /// Threads the engine ran on.
     pub threads: usize,
-    /// The engine's ANN forward of the same network.
-    pub ann_forward_s: f64,
-    /// The engine's simulation, per time step.
-    pub snn_step_s: f64,
+    /// The engine's ANN forward of the same network (absent with `memory_only`).
+    pub ann_forward_s: Option<f64>,
+    /// The engine's simulation, per time step (absent with `memory_only`).
+    pub snn_step_s: Option<f64>,
     /// burn's reference simulation (step by step), per time step, if asked for.
     pub reference_step_s: Option<f64>,
     /// Peak resident memory of the simulation alone (reset before it), MiB.
@@ -155,12 +157,22 @@ pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
     let simulation_peak_rss_mib = peak_rss_mib(false);
     let readout = tensor_values(run[0].mean_output())?;
     let spikes = run[0].spikes.values().sum();
+    let threads = spiking_unet_core::engine::threads();
+    if case.memory_only {
+        return Ok(BenchTimes {
+            threads,
+            ann_forward_s: None,
+            snn_step_s: None,
+            reference_step_s: None,
+            simulation_peak_rss_mib,
+            spikes,
+        });
+    }
 
     std::fs::create_dir_all(out).map_err(Error::io("creating folder", out))?;
     spiking_unet_core::interop::export_safetensors(&snn.unet, &out.join("weights.safetensors"))?;
     write_f32(&out.join("input.f32"), &input)?;
     write_f32(&out.join("readout.f32"), &readout)?;
-    let threads = spiking_unet_core::engine::threads();
     let description = serde_json::json!({
         "width": case.width,
         "input_shape": shape,
@@ -196,8 +208,8 @@ pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
     };
     Ok(BenchTimes {
         threads,
-        ann_forward_s,
-        snn_step_s,
+        ann_forward_s: Some(ann_forward_s),
+        snn_step_s: Some(snn_step_s),
         reference_step_s,
         simulation_peak_rss_mib,
         spikes,

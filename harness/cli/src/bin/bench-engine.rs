@@ -37,6 +37,9 @@ struct Args {
     /// Also time burn's reference simulation once (slow).
     #[arg(long)]
     reference: bool,
+    /// Only simulate once and report the simulation's peak memory (no timing).
+    #[arg(long)]
+    memory_only: bool,
     /// Folder for the twin's inputs (weights, input, read-out, case.json).
     #[arg(long)]
     out: PathBuf,
@@ -57,6 +60,7 @@ fn main() -> std::process::ExitCode {
             seed: args.seed,
             repeats: args.repeats,
             reference: args.reference,
+            memory_only: args.memory_only,
         };
         let times = bench::run(&case, &args.out)?;
         println!("{}", serde_json::to_string(&times)?);
