@@ -170,7 +170,12 @@ pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
     }
 
     std::fs::create_dir_all(out).map_err(Error::io("creating folder", out))?;
-    spiking_unet_core::interop::export_safetensors(&snn.unet, &out.join("weights.safetensors"))?;
+    // The case folder is rewritten on every run; the safetensors writer never overwrites.
+    let weights = out.join("weights.safetensors");
+    if weights.exists() {
+        std::fs::remove_file(&weights).map_err(Error::io("replacing", &weights))?;
+    }
+    spiking_unet_core::interop::export_safetensors(&snn.unet, &weights)?;
     write_f32(&out.join("input.f32"), &input)?;
     write_f32(&out.join("readout.f32"), &readout)?;
     let description = serde_json::json!({
