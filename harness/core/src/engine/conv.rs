@@ -22,6 +22,9 @@ use crate::{Error, Result};
 /// within the 512 KiB L2 cache of a core while the epilogue reads it.
 const TILE_PIXELS: usize = 512;
 
+/// Tiles a layer is split into at least, where its size allows.
+const TILES_PER_LAYER: usize = 8;
+
 /// A part of one layer's output that one thread computes and finishes on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tile {
@@ -57,12 +60,15 @@ impl TileLayout {
 }
 
 /// Split a layer of `samples` images of `height` rows and `channels` outputs into tiles:
-/// bands of rows of about [`TILE_PIXELS`] pixels, and, where that leaves fewer than four tiles
-/// per thread (the small deep layers), blocks of output channels too.
+/// bands of rows of about [`TILE_PIXELS`] pixels, and, where that leaves fewer than
+/// [`TILES_PER_LAYER`] tiles (the small deep layers), blocks of output channels too.
 pub fn tiles(samples: usize, height: usize, row_pixels: usize, channels: usize) -> Vec<Tile> {
     let rows = TILE_PIXELS.div_ceil(row_pixels).clamp(1, height);
     let bands = height.div_ceil(rows);
-    let wanted = 4 * rayon::current_num_threads();
+    // A fixed target (four tiles per core of the 2-core project machine) rather than one read
+    // from the thread count: the channel blocks change how the GEMM sums, so the tiling, and
+    // with it every number, must not depend on the machine's core count.
+    let wanted = TILES_PER_LAYER;
     let mut blocks = 1;
     // Channel blocks of at least 32 keep the GEMM's right matrix wide enough to be efficient.
     while samples * bands * blocks < wanted && channels / (blocks * 2) >= 32 {

@@ -20,7 +20,8 @@
 //!
 //! It computes what [`crate::simulate::simulate`] computes, up to the order of floating-point
 //! sums inside the convolutions; tests check read-outs and spike counts against it for every
-//! neuron and normalization.
+//! neuron and normalization. It is deterministic: a layer's tiles follow from its shape alone
+//! (not from the number of threads), and spike counts are integer sums.
 
 pub mod buffer;
 pub mod conv;
