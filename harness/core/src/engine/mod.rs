@@ -808,18 +808,5 @@ pub fn threads() -> usize {
     rayon::current_num_threads()
 }
 
-/// Compile `snn` and simulate it (a convenience for one-off runs; compile once with
-/// [`Engine::spiking`] to simulate many inputs).
-pub fn simulate(
-    snn: &SpikingUNet,
-    input: Tensor<4>,
-    checkpoints: &[usize],
-    time_chunk: usize,
-) -> Result<Vec<Checkpoint>> {
-    Ok(Engine::spiking(snn)?
-        .simulate(input, checkpoints, time_chunk, false)?
-        .0)
-}
-
 #[cfg(test)]
 mod tests;
