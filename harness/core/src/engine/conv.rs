@@ -278,7 +278,9 @@ impl PackedConv {
 pub struct PackedUpConv {
     in_channels: usize,
     out_channels: usize,
-    /// Row-major `[C_in, C_out · 9]`: column `co · 9 + ky · 3 + kx` holds `W[ci, co, ky, kx]`.
+    /// Row-major `[C_in, 9 · C_out]`, tap-major: column `(ky · 3 + kx) · C_out + co` holds
+    /// `W[ci, co, ky, kx]`, so the products of one tap are contiguous over the channels and
+    /// the gather that sums them vectorises.
     matrix: Vec<f32>,
     /// One bias per output channel.
     pub bias: Vec<f32>,
@@ -308,11 +310,18 @@ impl PackedUpConv {
                 "the engine runs 3x3 stride-2 transposed convolutions, got a weight of shape {shape:?}"
             )));
         }
-        // [ci][co][ky][kx] is already [ci][co · 9 + tap].
+        let mut matrix = vec![0.0; cin * 9 * cout];
+        for ci in 0..cin {
+            for co in 0..cout {
+                for tap in 0..9 {
+                    matrix[(ci * 9 + tap) * cout + co] = weight[(ci * cout + co) * 9 + tap];
+                }
+            }
+        }
         Ok(PackedUpConv {
             in_channels: cin,
             out_channels: cout,
-            matrix: weight.to_vec(),
+            matrix,
             bias: bias.unwrap_or_else(|| vec![0.0; cout]),
         })
     }
@@ -329,7 +338,7 @@ impl PackedUpConv {
 
     /// The tap products of `tile` (rows of the *input*, plus the row below each band, which
     /// the odd output rows need) for `steps` time steps of `src`, into `scratch`. Value
-    /// `(co − n0) · 9 + tap` of a pixel is tap `tap` of channel `co`.
+    /// `tap · (n1 − n0) + co − n0` of a pixel is tap `tap` of channel `co`.
     pub fn compute(
         &self,
         src: &Padded,
@@ -367,22 +376,31 @@ impl PackedUpConv {
             let m = out_rows * row;
             let lhs = first_row * row * cin;
             debug_assert!(lhs + m * cin <= src.data.len());
-            // SAFETY: padded rows first_row .. first_row + out_rows are inside `src` (the row
-            // below the last interior row is the zero border), the scratch holds m rows of
-            // 9 · nb values, and the matrix is [cin, 9 · cout].
-            unsafe {
-                gemm_rows(
-                    m,
-                    9 * nb,
-                    cin,
-                    scratch.as_mut_ptr().add(offset),
-                    9 * nb,
-                    false,
-                    src.data.as_ptr().add(lhs),
-                    cin,
-                    self.matrix.as_ptr().add(9 * tile.n0),
-                    9 * self.out_channels,
-                );
+            // All channels: one GEMM over the 9 · C_out columns. A block of channels: one GEMM
+            // per tap, each into its `nb` columns of the pixel's 9 · nb values.
+            let (taps, width) = if nb == self.out_channels {
+                (1, 9 * nb)
+            } else {
+                (9, nb)
+            };
+            for tap in 0..taps {
+                // SAFETY: padded rows first_row .. first_row + out_rows are inside `src` (the
+                // row below the last interior row is the zero border), the scratch holds m
+                // rows of 9 · nb values, and the matrix is [cin, 9 · cout].
+                unsafe {
+                    gemm_rows(
+                        m,
+                        width,
+                        cin,
+                        scratch.as_mut_ptr().add(offset + tap * nb),
+                        9 * nb,
+                        false,
+                        src.data.as_ptr().add(lhs),
+                        cin,
+                        self.matrix.as_ptr().add(tap * self.out_channels + tile.n0),
+                        9 * self.out_channels,
+                    );
+                }
             }
         }
         layout

@@ -659,9 +659,10 @@ impl Engine {
                                             for &(dy, dx, tap) in taps.iter() {
                                                 let at =
                                                     layout.at(t, y - tile.y0 + dy, x + 1 + dx);
-                                                let products = &scratch[at..at + 9 * nb];
-                                                for (k, v) in run.iter_mut().enumerate() {
-                                                    *v += products[k * 9 + tap];
+                                                let products =
+                                                    &scratch[at + tap * nb..at + (tap + 1) * nb];
+                                                for (v, p) in run.iter_mut().zip(products) {
+                                                    *v += p;
                                                 }
                                             }
                                             spikes += sink.emit(
