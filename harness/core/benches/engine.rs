@@ -15,7 +15,9 @@ use spiking_unet_core::simulate::{SpikingUNet, simulate};
 
 fn random(n: usize, seed: u32) -> Vec<f32> {
     (0..n)
-        .map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 1000) as f32 / 1000.0 - 0.5)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 1000) as f32 / 1000.0 - 0.5
+        })
         .collect()
 }
 
@@ -42,7 +44,8 @@ fn layers(c: &mut Criterion) {
     let values = random(h / 2 * w / 2 * 2 * ch, 3);
     for y in 0..h / 2 {
         let o = low.offset(0, y, 0);
-        low.data[o..o + w / 2 * 2 * ch].copy_from_slice(&values[y * w / 2 * 2 * ch..][..w / 2 * 2 * ch]);
+        low.data[o..o + w / 2 * 2 * ch]
+            .copy_from_slice(&values[y * w / 2 * 2 * ch..][..w / 2 * 2 * ch]);
     }
     let up = PackedUpConv::pack(&random(2 * ch * ch * 9, 4), [2 * ch, ch, 3, 3], None).expect("up");
     c.bench_function("engine convtranspose 128->64 64x64->128x128", |b| {
@@ -75,7 +78,11 @@ fn steps(c: &mut Criterion) {
     let engine = Engine::spiking(&snn).expect("compiles");
     let ann = Engine::ann(&snn.unet).expect("compiles");
     c.bench_function("engine w16 MT 256x256 T=8", |b| {
-        b.iter(|| engine.simulate(x.clone(), &[8], 1, false).expect("simulates"))
+        b.iter(|| {
+            engine
+                .simulate(x.clone(), &[8], 1, false)
+                .expect("simulates")
+        })
     });
     c.bench_function("burn reference w16 MT 256x256 T=8", |b| {
         b.iter(|| simulate(&snn, x.clone(), &[8], 1).expect("simulates"))
@@ -83,7 +90,9 @@ fn steps(c: &mut Criterion) {
     c.bench_function("engine w16 ANN forward 256x256", |b| {
         b.iter(|| ann.forward_tensor(x.clone()).expect("runs"))
     });
-    c.bench_function("burn w16 ANN forward 256x256", |b| b.iter(|| snn.unet.forward(x.clone())));
+    c.bench_function("burn w16 ANN forward 256x256", |b| {
+        b.iter(|| snn.unet.forward(x.clone()))
+    });
 }
 
 criterion_group! {

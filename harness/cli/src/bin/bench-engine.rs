@@ -11,7 +11,9 @@ use spiking_unet_core::convert::Normalization;
 use spiking_unet_experiment::bench::{self, BenchCase};
 
 #[derive(Parser)]
-#[command(about = "Time the spiking inference engine on a converted U-Net and write the case for the PyTorch twin")]
+#[command(
+    about = "Time the spiking inference engine on a converted U-Net and write the case for the PyTorch twin"
+)]
 struct Args {
     /// U-Net width (the paper's is 64).
     #[arg(long, default_value_t = 64)]

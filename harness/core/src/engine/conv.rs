@@ -299,11 +299,7 @@ pub const UP_TAPS: [&[(usize, usize, usize)]; 4] = [
 
 impl PackedUpConv {
     /// Pack a PyTorch-layout transposed-conv weight `[C_in, C_out, 3, 3]` and its bias.
-    pub fn pack(
-        weight: &[f32],
-        shape: [usize; 4],
-        bias: Option<Vec<f32>>,
-    ) -> Result<PackedUpConv> {
+    pub fn pack(weight: &[f32], shape: [usize; 4], bias: Option<Vec<f32>>) -> Result<PackedUpConv> {
         let [cin, cout, kh, kw] = shape;
         if kh != 3 || kw != 3 || weight.len() != cin * cout * 9 {
             return Err(Error::InvalidModel(format!(
@@ -360,7 +356,11 @@ impl PackedUpConv {
         };
         reserve(scratch, steps * t_stride * row * 9 * nb);
         let calls: Vec<(usize, usize, usize)> = if together {
-            vec![(tile.sample * steps * (h + 2) + 1, (steps - 1) * (h + 2) + rows, 0)]
+            vec![(
+                tile.sample * steps * (h + 2) + 1,
+                (steps - 1) * (h + 2) + rows,
+                0,
+            )]
         } else {
             (0..steps)
                 .map(|t| {

@@ -117,7 +117,6 @@ thread_local! {
 fn values(tensor: Tensor<4>) -> Result<Vec<f32>> {
     tensor
         .into_data()
-        
         .try_into_vec::<f32>()
         .map_err(|err| Error::InvalidModel(format!("reading weights for the engine: {err:?}")))
 }
@@ -127,7 +126,6 @@ fn bias_values(bias: &Option<burn::module::Param<Tensor<1>>>) -> Result<Option<V
         .map(|b| {
             b.val()
                 .into_data()
-                
                 .try_into_vec::<f32>()
                 .map_err(|err| Error::InvalidModel(format!("reading a bias: {err:?}")))
         })
@@ -406,10 +404,13 @@ impl Engine {
     ) -> Result<(Vec<Checkpoint>, FlowTensors)> {
         let Some(neuron) = &self.neuron else {
             return Err(Error::Conversion(
-                "this engine holds an ANN; compile the converted network with Engine::spiking".into(),
+                "this engine holds an ANN; compile the converted network with Engine::spiking"
+                    .into(),
             ));
         };
-        if checkpoints.is_empty() || checkpoints[0] == 0 || checkpoints.windows(2).any(|w| w[0] >= w[1])
+        if checkpoints.is_empty()
+            || checkpoints[0] == 0
+            || checkpoints.windows(2).any(|w| w[0] >= w[1])
         {
             return Err(Error::Conversion(format!(
                 "checkpoints must be positive and strictly increasing, got {checkpoints:?}"
@@ -438,7 +439,11 @@ impl Engine {
                 SiteState {
                     membrane: vec![0.0; n],
                     accumulated_input: if keep_flow { vec![0.0; n] } else { Vec::new() },
-                    accumulated_output: if keep_output { vec![0.0; n] } else { Vec::new() },
+                    accumulated_output: if keep_output {
+                        vec![0.0; n]
+                    } else {
+                        Vec::new()
+                    },
                     spikes: 0,
                 }
             })
@@ -657,8 +662,7 @@ impl Engine {
                                             run.copy_from_slice(bias);
                                             // Input pixel (y, x) sits in padded column x + 1.
                                             for &(dy, dx, tap) in taps.iter() {
-                                                let at =
-                                                    layout.at(t, y - tile.y0 + dy, x + 1 + dx);
+                                                let at = layout.at(t, y - tile.y0 + dy, x + 1 + dx);
                                                 let products =
                                                     &scratch[at + tap * nb..at + (tap + 1) * nb];
                                                 for (v, p) in run.iter_mut().zip(products) {
@@ -751,17 +755,10 @@ impl Sink {
     /// Apply `rule` to the run of currents of pixel `(y, x)`, channels `tile.n0..tile.n1`, at
     /// step `t` of the tile's sample, and write what it emits.
     #[inline]
-    fn emit(
-        &self,
-        rule: &Rule,
-        tile: &Tile,
-        t: usize,
-        y: usize,
-        x: usize,
-        run: &mut [f32],
-    ) -> u64 {
+    fn emit(&self, rule: &Rule, tile: &Tile, t: usize, y: usize, x: usize, run: &mut [f32]) -> u64 {
         let n = run.len();
-        let neuron = ((tile.sample * self.height + y) * self.width + x) * self.slot.channels + tile.n0;
+        let neuron =
+            ((tile.sample * self.height + y) * self.width + x) * self.slot.channels + tile.n0;
         // SAFETY: the tile owns channels n0..n1 of pixel (y, x) of its sample, in the state
         // and in the destination slot; the ranges are inside the buffers by construction.
         let spikes = unsafe {

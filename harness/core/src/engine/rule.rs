@@ -176,7 +176,10 @@ mod tests {
             let mut membrane = vec![0.0; inputs.len()];
             let mut scalar_v = vec![0.0; inputs.len()];
             for step in 0..12 {
-                let mut out: Vec<f32> = inputs.iter().map(|x| x * (1.0 + step as f32 * 0.1)).collect();
+                let mut out: Vec<f32> = inputs
+                    .iter()
+                    .map(|x| x * (1.0 + step as f32 * 0.1))
+                    .collect();
                 let expected: Vec<(f32, u32)> = out
                     .iter()
                     .zip(scalar_v.iter_mut())

@@ -21,7 +21,9 @@
 use burn::tensor::{Device, Distribution, Tensor};
 
 use super::*;
-use crate::convert::{Activations, ConversionSpec, Normalization, Statistic, rescale, scale_factors};
+use crate::convert::{
+    Activations, ConversionSpec, Normalization, Statistic, rescale, scale_factors,
+};
 use crate::model::{Head, UNetConfig};
 use crate::neuron::{Neuron, Reset};
 use crate::simulate::{simulate, simulate_keeping_state};
@@ -69,7 +71,10 @@ fn data(t: Tensor<4>) -> Vec<f32> {
 fn relative_max_difference(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
-    let diff = a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
     diff / scale
 }
 
@@ -105,7 +110,10 @@ fn the_ann_forward_matches_burn() {
         let fast = data(engine.forward_tensor(x).expect("runs"));
         let diff = relative_max_difference(&reference, &fast);
         // A different summation order in every conv: a few ulps per layer.
-        assert!(diff < 1e-5, "depth {depth} {head:?}: relative difference {diff}");
+        assert!(
+            diff < 1e-5,
+            "depth {depth} {head:?}: relative difference {diff}"
+        );
     }
 }
 
@@ -135,7 +143,10 @@ fn the_simulation_matches_burn_for_every_neuron_and_normalization() {
         }
     }
     // Moved spikes are rare: most read-outs are held to the element-wise bound.
-    assert!(2 * strict > compared, "only {strict} of {compared} read-outs compared element-wise");
+    assert!(
+        2 * strict > compared,
+        "only {strict} of {compared} read-outs compared element-wise"
+    );
 }
 
 /// Compare two simulations with the tolerances of the module comment; returns the number of
@@ -148,7 +159,10 @@ fn compare(reference: &[Checkpoint], fast: &[Checkpoint], label: &str) -> usize 
         assert_eq!(t, b.time_steps);
         let total: f64 = a.spikes.values().sum();
         let other: f64 = b.spikes.values().sum();
-        assert!(total > 0.0, "{label}: the network spikes, so the check is not vacuous");
+        assert!(
+            total > 0.0,
+            "{label}: the network spikes, so the check is not vacuous"
+        );
         assert!(
             (total - other).abs() <= 1e-4 * total,
             "{label} T={t}: {total} spikes in burn, {other} in the engine"
@@ -167,8 +181,12 @@ fn compare(reference: &[Checkpoint], fast: &[Checkpoint], label: &str) -> usize 
             strict += 1;
         } else {
             let mean = |v: &mut dyn Iterator<Item = f32>| v.map(|e| e.abs() as f64).sum::<f64>();
-            let diff = mean(&mut x.iter().zip(&y).map(|(p, q)| p - q)) / mean(&mut x.iter().copied());
-            assert!(diff <= 5e-3, "{label} T={t}: mean read-out difference {diff}");
+            let diff =
+                mean(&mut x.iter().zip(&y).map(|(p, q)| p - q)) / mean(&mut x.iter().copied());
+            assert!(
+                diff <= 5e-3,
+                "{label} T={t}: mean read-out difference {diff}"
+            );
         }
     }
     strict
@@ -207,8 +225,17 @@ fn the_flow_matches_burn() {
             let in_diff = relative_max_difference(&reference_input, &data(input.clone()));
             // At T = 6 no spike moves on this network: the outputs agree exactly and the
             // inputs up to the conv summation order.
-            assert_eq!(out_diff, 0.0, "{} {site}: accumulated output", neuron.label());
-            assert!(in_diff < 1e-5, "{} {site}: accumulated input {in_diff}", neuron.label());
+            assert_eq!(
+                out_diff,
+                0.0,
+                "{} {site}: accumulated output",
+                neuron.label()
+            );
+            assert!(
+                in_diff < 1e-5,
+                "{} {site}: accumulated input {in_diff}",
+                neuron.label()
+            );
         }
     }
 }
@@ -220,9 +247,13 @@ fn time_chunks_and_channel_tiles_do_not_change_the_spikes() {
     let x = input([1, 1, 64, 64], 3.0, 13);
     let snn = converted(Normalization::ConnectionWise, Neuron::paper_mt(), &x);
     let engine = Engine::spiking(&snn).expect("compiles");
-    let (one, _) = engine.simulate(x.clone(), &[16, 40], 1, false).expect("simulated");
+    let (one, _) = engine
+        .simulate(x.clone(), &[16, 40], 1, false)
+        .expect("simulated");
     for chunk in [3, 8, 40] {
-        let (other, _) = engine.simulate(x.clone(), &[16, 40], chunk, false).expect("simulated");
+        let (other, _) = engine
+            .simulate(x.clone(), &[16, 40], chunk, false)
+            .expect("simulated");
         let strict = compare(&one, &other, &format!("chunk {chunk} against chunk 1"));
         assert_eq!(strict, 2, "chunk {chunk}: the same spikes as step by step");
     }
@@ -233,9 +264,22 @@ fn bad_inputs_are_errors() {
     let x = input([1, 1, 32, 32], 1.0, 1);
     let snn = converted(Normalization::LayerWise, Neuron::paper_mt(), &x);
     let engine = Engine::spiking(&snn).expect("compiles");
-    assert!(engine.simulate(input([1, 1, 30, 32], 1.0, 1), &[4], 1, false).is_err());
-    assert!(engine.simulate(input([1, 2, 32, 32], 1.0, 1), &[4], 1, false).is_err());
+    assert!(
+        engine
+            .simulate(input([1, 1, 30, 32], 1.0, 1), &[4], 1, false)
+            .is_err()
+    );
+    assert!(
+        engine
+            .simulate(input([1, 2, 32, 32], 1.0, 1), &[4], 1, false)
+            .is_err()
+    );
     assert!(engine.simulate(x.clone(), &[4, 4], 1, false).is_err());
     assert!(engine.simulate(x.clone(), &[4], 0, false).is_err());
-    assert!(Engine::ann(&snn.unet).expect("compiles").simulate(x, &[4], 1, false).is_err());
+    assert!(
+        Engine::ann(&snn.unet)
+            .expect("compiles")
+            .simulate(x, &[4], 1, false)
+            .is_err()
+    );
 }
