@@ -135,6 +135,40 @@ unsafe fn gemm_rows(
     }
 }
 
+/// Where a tile's GEMMs read and write: its [`TileLayout`] and, per GEMM call, the first
+/// padded row it reads (counted over the whole buffer), the number of output rows, and the
+/// scratch offset. `rows` output rows start at padded row `y0 + skip` of each step's image.
+/// When the tile spans all rows of a chunk of several steps, one call covers every step: the
+/// border rows between consecutive images are computed and skipped.
+fn gemm_calls(
+    tile: &Tile,
+    steps: usize,
+    height: usize,
+    row: usize,
+    rows: usize,
+    skip: usize,
+    pixel: usize,
+) -> (TileLayout, Vec<(usize, usize, usize)>) {
+    let together = tile.y0 == 0 && tile.y1 == height && steps > 1;
+    let layout = TileLayout {
+        t_stride: if together { height + 2 } else { rows },
+        pixel,
+        row,
+    };
+    let calls = if together {
+        let first = tile.sample * steps * (height + 2) + skip;
+        vec![(first, (steps - 1) * (height + 2) + rows, 0)]
+    } else {
+        (0..steps)
+            .map(|t| {
+                let first = (tile.sample * steps + t) * (height + 2) + tile.y0 + skip;
+                (first, rows, layout.at(t, 0, 0))
+            })
+            .collect()
+    };
+    (layout, calls)
+}
+
 /// Make sure `scratch` holds at least `len` values (contents are overwritten by the GEMM).
 fn reserve(scratch: &mut Vec<f32>, len: usize) {
     if scratch.len() < len {
@@ -197,11 +231,6 @@ impl PackedConv {
         self.in_channels
     }
 
-    /// Multiply-adds of one output pixel.
-    pub fn macs_per_pixel(&self) -> usize {
-        self.kernel * self.kernel * self.in_channels * self.out_channels
-    }
-
     /// The pre-activations (no bias) of `tile` for `steps` time steps of `src`, into
     /// `scratch`; returns where each value lies.
     pub fn compute(
@@ -214,34 +243,11 @@ impl PackedConv {
         debug_assert_eq!(src.channels, self.in_channels);
         let (h, row) = (src.height, src.width + 2);
         let cin = self.in_channels;
-        let rows = tile.y1 - tile.y0;
         let nb = tile.n1 - tile.n0;
-        // The whole image of every step in one GEMM when the tile spans all rows: the two
-        // border rows between consecutive steps are computed and skipped.
-        let together = tile.y0 == 0 && tile.y1 == h && steps > 1;
-        let t_stride = if together { h + 2 } else { rows };
-        let layout = TileLayout {
-            t_stride,
-            pixel: nb,
-            row,
-        };
-        reserve(scratch, steps * t_stride * row * nb);
+        let (layout, calls) = gemm_calls(tile, steps, h, row, tile.y1 - tile.y0, 0, nb);
+        reserve(scratch, steps * layout.t_stride * row * nb);
         // A 1x1 conv has no padding: it reads pixel (y + 1, x + 1) of the padded buffer.
         let shift = if self.kernel == 1 { row + 1 } else { 0 };
-        let calls: Vec<(usize, usize, usize)> = if together {
-            // (first padded-row index of the stack, output rows, scratch offset)
-            vec![(tile.sample * steps * (h + 2), (steps - 1) * (h + 2) + h, 0)]
-        } else {
-            (0..steps)
-                .map(|t| {
-                    (
-                        (tile.sample * steps + t) * (h + 2) + tile.y0,
-                        rows,
-                        layout.at(t, 0, 0),
-                    )
-                })
-                .collect()
-        };
         for (first_row, out_rows, offset) in calls {
             // The last two columns of the last row are border outputs; leaving them out keeps
             // every read inside this image.
@@ -327,11 +333,6 @@ impl PackedUpConv {
         self.out_channels
     }
 
-    /// Multiply-adds per input pixel.
-    pub fn macs_per_input_pixel(&self) -> usize {
-        9 * self.in_channels * self.out_channels
-    }
-
     /// The tap products of `tile` (rows of the *input*, plus the row below each band, which
     /// the odd output rows need) for `steps` time steps of `src`, into `scratch`. Value
     /// `tap · (n1 − n0) + co − n0` of a pixel is tap `tap` of channel `co`.
@@ -345,33 +346,10 @@ impl PackedUpConv {
         debug_assert_eq!(src.channels, self.in_channels);
         let (h, row) = (src.height, src.width + 2);
         let cin = self.in_channels;
-        let rows = tile.y1 - tile.y0 + 1; // the band and the row below it (maybe the border)
         let nb = tile.n1 - tile.n0;
-        let together = tile.y0 == 0 && tile.y1 == h && steps > 1;
-        let t_stride = if together { h + 2 } else { rows };
-        let layout = TileLayout {
-            t_stride,
-            pixel: 9 * nb,
-            row,
-        };
-        reserve(scratch, steps * t_stride * row * 9 * nb);
-        let calls: Vec<(usize, usize, usize)> = if together {
-            vec![(
-                tile.sample * steps * (h + 2) + 1,
-                (steps - 1) * (h + 2) + rows,
-                0,
-            )]
-        } else {
-            (0..steps)
-                .map(|t| {
-                    (
-                        (tile.sample * steps + t) * (h + 2) + tile.y0 + 1,
-                        rows,
-                        layout.at(t, 0, 0),
-                    )
-                })
-                .collect()
-        };
+        // The band and the row below it (maybe the border), from padded row y0 + 1.
+        let (layout, calls) = gemm_calls(tile, steps, h, row, tile.y1 - tile.y0 + 1, 1, 9 * nb);
+        reserve(scratch, steps * layout.t_stride * row * 9 * nb);
         for (first_row, out_rows, offset) in calls {
             let m = out_rows * row;
             let lhs = first_row * row * cin;

@@ -306,29 +306,7 @@ impl Engine {
 
     /// conv1 of the input, bias included: `[b, h, w, width]` NHWC (the first site's current).
     fn first_current(&self, input: &[f32], shape: [usize; 4]) -> Vec<f32> {
-        let [b, _, h, w] = shape;
-        let padded = Padded::from_nchw(input, shape);
-        let conv = &self.convs[0];
-        let c = conv.out_channels();
-        let mut out = vec![0.0; b * h * w * c];
-        let shared = SharedMut::new(&mut out);
-        tiles(b, h, w + 2, c).par_iter().for_each(|tile| {
-            SCRATCH.with_borrow_mut(|scratch| {
-                let layout = conv.compute(&padded, tile, 1, scratch);
-                for y in tile.y0..tile.y1 {
-                    for x in 0..w {
-                        let from = &scratch[layout.at(0, y - tile.y0, x)..][..tile.n1 - tile.n0];
-                        let to = ((tile.sample * h + y) * w + x) * c;
-                        for (k, value) in from.iter().enumerate() {
-                            let co = tile.n0 + k;
-                            // SAFETY: tiles own disjoint (sample, row, channel) ranges.
-                            unsafe { *shared.at(to + co) = value + conv.bias[co] };
-                        }
-                    }
-                }
-            })
-        });
-        out
+        linear_conv(&self.convs[0], &Padded::from_nchw(input, shape), 1.0)
     }
 
     /// The ANN forward pass: `input` `[b, c, h, w]` NCHW to the head's output, NCHW.
@@ -513,28 +491,7 @@ impl Engine {
 
     /// The head on `input` (B images) with its bias counted `bias_times` times; NHWC.
     fn head_output(&self, input: &Padded, bias_times: f32) -> Vec<f32> {
-        let (b, h, w) = (input.images, input.height, input.width);
-        let c = self.head.out_channels();
-        let mut out = vec![0.0; b * h * w * c];
-        let shared = SharedMut::new(&mut out);
-        let head = &self.head;
-        tiles(b, h, w + 2, c).par_iter().for_each(|tile| {
-            SCRATCH.with_borrow_mut(|scratch| {
-                let layout = head.compute(input, tile, 1, scratch);
-                for y in tile.y0..tile.y1 {
-                    for x in 0..w {
-                        let from = &scratch[layout.at(0, y - tile.y0, x)..][..tile.n1 - tile.n0];
-                        let to = ((tile.sample * h + y) * w + x) * c;
-                        for (k, value) in from.iter().enumerate() {
-                            let co = tile.n0 + k;
-                            // SAFETY: tiles own disjoint (sample, row, channel) ranges.
-                            unsafe { *shared.at(to + co) = value + bias_times * head.bias[co] };
-                        }
-                    }
-                }
-            })
-        });
-        out
+        linear_conv(&self.head, input, bias_times)
     }
 
     /// Run one layer for `steps` time steps on every sample.
@@ -562,25 +519,10 @@ impl Engine {
         let spikes: u64 = match *op {
             Op::Inject { .. } => {
                 let (h, w, c) = (sink.height, sink.width, dest.channels);
-                tiles(sink.samples, h, w + 2, c)
-                    .par_iter()
-                    .map(|tile| {
-                        let mut run = vec![0.0; tile.n1 - tile.n0];
-                        let mut spikes = 0;
-                        for t in 0..steps {
-                            for y in tile.y0..tile.y1 {
-                                for x in 0..w {
-                                    let from = ((tile.sample * h + y) * w + x) * c;
-                                    run.copy_from_slice(
-                                        &first_current[from + tile.n0..from + tile.n1],
-                                    );
-                                    spikes += sink.emit(rule, tile, t, y, x, &mut run);
-                                }
-                            }
-                        }
-                        spikes
-                    })
-                    .sum()
+                sink.elementwise(rule, |tile, _, y, x, run| {
+                    let from = ((tile.sample * h + y) * w + x) * c;
+                    run.copy_from_slice(&first_current[from + tile.n0..from + tile.n1]);
+                })
             }
             Op::Conv { conv, src, .. } => {
                 let conv = &self.convs[conv];
@@ -611,35 +553,17 @@ impl Engine {
             }
             Op::Pool { src, .. } => {
                 let source = &buffers[src.buffer];
-                let (h, w, c) = (sink.height, sink.width, dest.channels);
-                tiles(sink.samples, h, w + 2, c)
-                    .par_iter()
-                    .map(|tile| {
-                        let mut run = vec![0.0; tile.n1 - tile.n0];
-                        let mut spikes = 0;
-                        for t in 0..steps {
-                            let image = tile.sample * steps + t;
-                            for y in tile.y0..tile.y1 {
-                                for x in 0..w {
-                                    let corner = |dy, dx| {
-                                        source.offset(image, 2 * y + dy, 2 * x + dx)
-                                            + src.offset
-                                            + tile.n0
-                                    };
-                                    let [a, b2, c2, d] =
-                                        [corner(0, 0), corner(0, 1), corner(1, 0), corner(1, 1)];
-                                    for (k, value) in run.iter_mut().enumerate() {
-                                        let s = &source.data;
-                                        *value =
-                                            (s[a + k] + s[b2 + k] + s[c2 + k] + s[d + k]) * 0.25;
-                                    }
-                                    spikes += sink.emit(rule, tile, t, y, x, &mut run);
-                                }
-                            }
-                        }
-                        spikes
-                    })
-                    .sum()
+                sink.elementwise(rule, |tile, t, y, x, run| {
+                    let image = tile.sample * steps + t;
+                    let corner = |dy, dx| {
+                        source.offset(image, 2 * y + dy, 2 * x + dx) + src.offset + tile.n0
+                    };
+                    let [a, b, c, d] = [corner(0, 0), corner(0, 1), corner(1, 0), corner(1, 1)];
+                    let s = &source.data;
+                    for (k, value) in run.iter_mut().enumerate() {
+                        *value = (s[a + k] + s[b + k] + s[c + k] + s[d + k]) * 0.25;
+                    }
+                })
             }
             Op::Up { up, src, .. } => {
                 let up = &self.ups[up];
@@ -752,6 +676,37 @@ impl Sink {
         }
     }
 
+    /// Run a layer without a convolution (the injected current, a pool) over every tile of
+    /// the destination: `fill(tile, t, y, x, run)` writes the currents of a pixel's channels,
+    /// then `rule` applies. Returns the spikes.
+    fn elementwise(
+        &self,
+        rule: &Rule,
+        fill: impl Fn(&Tile, usize, usize, usize, &mut [f32]) + Sync,
+    ) -> u64 {
+        tiles(
+            self.samples,
+            self.height,
+            self.width + 2,
+            self.slot.channels,
+        )
+        .par_iter()
+        .map(|tile| {
+            let mut run = vec![0.0; tile.n1 - tile.n0];
+            let mut spikes = 0;
+            for t in 0..self.steps {
+                for y in tile.y0..tile.y1 {
+                    for x in 0..self.width {
+                        fill(tile, t, y, x, &mut run);
+                        spikes += self.emit(rule, tile, t, y, x, &mut run);
+                    }
+                }
+            }
+            spikes
+        })
+        .sum()
+    }
+
     /// Apply `rule` to the run of currents of pixel `(y, x)`, channels `tile.n0..tile.n1`, at
     /// step `t` of the tile's sample, and write what it emits.
     #[inline]
@@ -778,6 +733,32 @@ impl Sink {
         unsafe { std::slice::from_raw_parts_mut(self.dest.ptr(to), n) }.copy_from_slice(run);
         spikes
     }
+}
+
+/// `conv` of every image of `input` with its bias counted `bias_times` times, no activation:
+/// unpadded NHWC `[images, h, w, out_channels]`.
+fn linear_conv(conv: &PackedConv, input: &Padded, bias_times: f32) -> Vec<f32> {
+    let (b, h, w) = (input.images, input.height, input.width);
+    let c = conv.out_channels();
+    let mut out = vec![0.0; b * h * w * c];
+    let shared = SharedMut::new(&mut out);
+    tiles(b, h, w + 2, c).par_iter().for_each(|tile| {
+        SCRATCH.with_borrow_mut(|scratch| {
+            let layout = conv.compute(input, tile, 1, scratch);
+            for y in tile.y0..tile.y1 {
+                for x in 0..w {
+                    let from = &scratch[layout.at(0, y - tile.y0, x)..][..tile.n1 - tile.n0];
+                    let to = ((tile.sample * h + y) * w + x) * c;
+                    for (k, value) in from.iter().enumerate() {
+                        let co = tile.n0 + k;
+                        // SAFETY: tiles own disjoint (sample, row, channel) ranges.
+                        unsafe { *shared.at(to + co) = value + bias_times * conv.bias[co] };
+                    }
+                }
+            }
+        })
+    });
+    out
 }
 
 /// Buffers of a schedule for `images` images (samples · steps), zero-filled.
