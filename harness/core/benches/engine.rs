@@ -1,6 +1,7 @@
 //! The inference engine, layer by layer and whole: a 3x3 conv and a transposed conv of the
-//! width-64 U-Net (all tiles, both cores), one simulated step and one ANN forward, against
-//! burn's reference simulation step on the same network.
+//! width-64 U-Net (all tiles, both cores), the 3x3 conv dense and event-driven on a sparse
+//! spike input, simulations (MT; IF dense and event-driven) and one ANN forward, against
+//! burn's reference simulation on the same network.
 //! `cargo bench -p spiking-unet-core --bench engine`; results in BENCHMARKS.md.
 
 use burn::tensor::{Device, Distribution, Tensor};
@@ -8,9 +9,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rayon::prelude::*;
 use spiking_unet_core::engine::Engine;
 use spiking_unet_core::engine::buffer::Padded;
-use spiking_unet_core::engine::conv::{PackedConv, PackedUpConv, tiles};
+use spiking_unet_core::engine::conv::{Convolution, PackedConv, PackedUpConv, tiles};
+use spiking_unet_core::engine::events::Events;
 use spiking_unet_core::model::{Head, UNetConfig};
-use spiking_unet_core::neuron::Neuron;
+use spiking_unet_core::neuron::{Neuron, Reset};
 use spiking_unet_core::simulate::{SpikingUNet, simulate};
 
 fn random(n: usize, seed: u32) -> Vec<f32> {
@@ -35,10 +37,38 @@ fn layers(c: &mut Criterion) {
         b.iter(|| {
             tiles(1, h, w + 2, ch).par_iter().for_each(|tile| {
                 let mut scratch = Vec::new();
-                conv.compute(&src, tile, 1, &mut scratch);
+                conv.compute(&src, tile, 1, None, &mut scratch);
             })
         })
     });
+    // The same conv on IF-like spikes: one input in ten is 1, the rest 0.
+    let mut spikes = Padded::zeros(1, h, w, ch);
+    for y in 0..h {
+        let o = spikes.offset(0, y, 0);
+        for (k, v) in spikes.data[o..o + w * ch].iter_mut().enumerate() {
+            *v = f32::from((k * 7 + y * 13) % 10 == 0);
+        }
+    }
+    c.bench_function("engine conv3x3 64->64 128x128 10% spikes, dense", |b| {
+        b.iter(|| {
+            tiles(1, h, w + 2, ch).par_iter().for_each(|tile| {
+                let mut scratch = Vec::new();
+                conv.compute(&spikes, tile, 1, None, &mut scratch);
+            })
+        })
+    });
+    c.bench_function(
+        "engine conv3x3 64->64 128x128 10% spikes, event-driven",
+        |b| {
+            b.iter(|| {
+                let events = Events::gather(&spikes, None);
+                tiles(1, h, w + 2, ch).par_iter().for_each(|tile| {
+                    let mut scratch = Vec::new();
+                    conv.compute_events(&events, tile, 1, None, &mut scratch);
+                })
+            })
+        },
+    );
     // convtranspose4 of the width-64 U-Net: 128 -> 64 channels, 64x64 -> 128x128.
     let mut low = Padded::zeros(1, h / 2, w / 2, 2 * ch);
     let values = random(h / 2 * w / 2 * 2 * ch, 3);
@@ -52,7 +82,7 @@ fn layers(c: &mut Criterion) {
         b.iter(|| {
             tiles(1, h / 2, w / 2 + 2, ch).par_iter().for_each(|tile| {
                 let mut scratch = Vec::new();
-                up.compute(&low, tile, 1, &mut scratch);
+                up.compute(&low, tile, 1, None, &mut scratch);
             })
         })
     });
@@ -86,6 +116,29 @@ fn steps(c: &mut Criterion) {
     });
     c.bench_function("burn reference w16 MT 256x256 T=8", |b| {
         b.iter(|| simulate(&snn, x.clone(), &[8], 1).expect("simulates"))
+    });
+    let if_snn = SpikingUNet {
+        unet: snn.unet.clone(),
+        neuron: Neuron::If {
+            threshold: 1.0,
+            reset: Reset::Zero,
+        },
+    };
+    let if_engine = Engine::spiking(&if_snn).expect("compiles");
+    c.bench_function("engine w16 IF 256x256 T=8", |b| {
+        b.iter(|| {
+            if_engine
+                .simulate(x.clone(), &[8], 1, false)
+                .expect("simulates")
+        })
+    });
+    let if_dense = if_engine.clone().with_event_driven_below(0.0);
+    c.bench_function("engine w16 IF 256x256 T=8, dense only", |b| {
+        b.iter(|| {
+            if_dense
+                .simulate(x.clone(), &[8], 1, false)
+                .expect("simulates")
+        })
     });
     c.bench_function("engine w16 ANN forward 256x256", |b| {
         b.iter(|| ann.forward_tensor(x.clone()).expect("runs"))

@@ -45,6 +45,8 @@ pub struct BenchCase {
     pub reference: bool,
     /// Only simulate once and report the peak memory (no timing, no profile).
     pub memory_only: bool,
+    /// The engine's event-driven threshold (input density), if not its default.
+    pub event_driven_below: Option<f32>,
 }
 
 /// What was measured, in seconds.
@@ -147,8 +149,12 @@ pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
     };
     let shape = [1, 1, case.size, case.size];
     let x = Tensor::<4>::random(shape, Distribution::Default, &device);
-    let engine = Engine::spiking(&snn)?;
-    let ann_engine = Engine::ann(&snn.unet)?;
+    let mut engine = Engine::spiking(&snn)?;
+    let mut ann_engine = Engine::ann(&snn.unet)?;
+    if let Some(density) = case.event_driven_below {
+        engine = engine.with_event_driven_below(density);
+        ann_engine = ann_engine.with_event_driven_below(density);
+    }
     let input = tensor_values(x.clone())?;
 
     let t = case.time_steps;
@@ -199,9 +205,16 @@ pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
         Ok(())
     })? / t as f64;
     let profile = engine.profile(x.clone(), t)?;
-    let mut text = String::from("layer,seconds_per_step\n");
-    for (layer, seconds) in &profile {
-        text.push_str(&format!("{layer},{}\n", seconds / t as f64));
+    let mut text = String::from("layer,seconds_per_step,input_density,event_driven_share\n");
+    let optional = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
+    for layer in &profile {
+        text.push_str(&format!(
+            "{},{},{},{}\n",
+            layer.layer,
+            layer.seconds_per_step,
+            optional(layer.input_density),
+            optional(layer.event_driven)
+        ));
     }
     artifacts::write_atomic(&out.join("profile.csv"), text.as_bytes())?;
     let reference_step_s = if case.reference {

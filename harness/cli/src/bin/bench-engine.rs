@@ -42,6 +42,10 @@ struct Args {
     /// Only simulate once and report the simulation's peak memory (no timing).
     #[arg(long)]
     memory_only: bool,
+    /// Run a convolution event-driven below this share of nonzero inputs (default: the
+    /// engine's measured threshold; 0 = always dense, 2 = always event-driven).
+    #[arg(long)]
+    event_driven_below: Option<f32>,
     /// Folder for the twin's inputs (weights, input, read-out, case.json).
     #[arg(long)]
     out: PathBuf,
@@ -63,6 +67,7 @@ fn main() -> std::process::ExitCode {
             repeats: args.repeats,
             reference: args.reference,
             memory_only: args.memory_only,
+            event_driven_below: args.event_driven_below,
         };
         let times = bench::run(&case, &args.out)?;
         println!("{}", serde_json::to_string(&times)?);

@@ -40,6 +40,11 @@ impl Padded {
         (self.height + 2) * (self.width + 2)
     }
 
+    /// Interior values (images · height · width · channels): what a density is a share of.
+    pub fn values(&self) -> usize {
+        self.images * self.height * self.width * self.channels
+    }
+
     /// Index of channel 0 of interior pixel `(y, x)` of `image`.
     pub fn offset(&self, image: usize, y: usize, x: usize) -> usize {
         ((image * (self.height + 2) + y + 1) * (self.width + 2) + x + 1) * self.channels

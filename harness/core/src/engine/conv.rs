@@ -16,6 +16,7 @@
 //! counting, writing into a channel slice of the next buffer) reads it.
 
 use super::buffer::Padded;
+use super::events::{Events, OUTPUTS, RowProducts, accumulate_row};
 use crate::{Error, Result};
 
 /// Output pixels a tile aims for: its conv output (`pixels · channels` floats) then stays
@@ -135,21 +136,30 @@ unsafe fn gemm_rows(
     }
 }
 
+/// Whether step `t` of a chunk is among `only` (all steps when `None`).
+fn chosen(only: Option<&[bool]>, t: usize) -> bool {
+    only.is_none_or(|only| only[t])
+}
+
 /// Where a tile's GEMMs read and write: its [`TileLayout`] and, per GEMM call, the first
 /// padded row it reads (counted over the whole buffer), the number of output rows, and the
 /// scratch offset. `rows` output rows start at padded row `y0 + skip` of each step's image.
-/// When the tile spans all rows of a chunk of several steps, one call covers every step: the
-/// border rows between consecutive images are computed and skipped.
+/// When the tile spans all rows of a chunk of several steps, all of which are computed, one
+/// call covers every step: the border rows between consecutive images are computed and
+/// skipped. Otherwise there is one call per step in `only`, and step `t` lies at
+/// `t · rows` rows, as the event-driven path lays it out.
+#[allow(clippy::too_many_arguments)]
 fn gemm_calls(
     tile: &Tile,
     steps: usize,
+    only: Option<&[bool]>,
     height: usize,
     row: usize,
     rows: usize,
     skip: usize,
     pixel: usize,
 ) -> (TileLayout, Vec<(usize, usize, usize)>) {
-    let together = tile.y0 == 0 && tile.y1 == height && steps > 1;
+    let together = tile.y0 == 0 && tile.y1 == height && steps > 1 && only.is_none();
     let layout = TileLayout {
         t_stride: if together { height + 2 } else { rows },
         pixel,
@@ -160,6 +170,7 @@ fn gemm_calls(
         vec![(first, (steps - 1) * (height + 2) + rows, 0)]
     } else {
         (0..steps)
+            .filter(|&t| chosen(only, t))
             .map(|t| {
                 let first = (tile.sample * steps + t) * (height + 2) + tile.y0 + skip;
                 (first, rows, layout.at(t, 0, 0))
@@ -169,11 +180,61 @@ fn gemm_calls(
     (layout, calls)
 }
 
+/// The layout of an event-driven tile (`rows` rows of `pixel` values per step, one step after
+/// the other, as [`gemm_calls`] lays out steps computed one by one), with the scratch sized and
+/// the chosen steps zeroed for the sums; returns the chosen steps too.
+fn event_layout(
+    events: &Events,
+    steps: usize,
+    only: Option<&[bool]>,
+    rows: usize,
+    pixel: usize,
+    scratch: &mut Vec<f32>,
+) -> (TileLayout, Vec<usize>) {
+    let layout = TileLayout {
+        t_stride: rows,
+        pixel,
+        row: events.width() + 2,
+    };
+    reserve(scratch, steps * rows * layout.row * pixel);
+    let steps_chosen: Vec<usize> = (0..steps).filter(|&t| chosen(only, t)).collect();
+    for &t in &steps_chosen {
+        scratch[layout.at(t, 0, 0)..layout.at(t + 1, 0, 0)].fill(0.0);
+    }
+    (layout, steps_chosen)
+}
+
 /// Make sure `scratch` holds at least `len` values (contents are overwritten by the GEMM).
 fn reserve(scratch: &mut Vec<f32>, len: usize) {
     if scratch.len() < len {
         scratch.resize(len, 0.0);
     }
+}
+
+/// The engine's two kinds of convolution: a tile's products, dense or event-driven.
+pub trait Convolution {
+    /// The products (no bias) of `tile` for the time steps `only` (all when `None`) of a
+    /// chunk of `steps` in `src`, into `scratch`; returns where each value lies.
+    fn compute(
+        &self,
+        src: &Padded,
+        tile: &Tile,
+        steps: usize,
+        only: Option<&[bool]>,
+        scratch: &mut Vec<f32>,
+    ) -> TileLayout;
+
+    /// [`Convolution::compute`] from the events of `src` (see [`super::events`]): the same
+    /// values, up to the rounding of the sums, with work proportional to the events. Steps
+    /// lie as in `compute` with `only` given.
+    fn compute_events(
+        &self,
+        events: &Events,
+        tile: &Tile,
+        steps: usize,
+        only: Option<&[bool]>,
+        scratch: &mut Vec<f32>,
+    ) -> TileLayout;
 }
 
 /// A 3x3 (padding 1) or 1x1 (padding 0) convolution, packed for [`PackedConv::compute`].
@@ -230,21 +291,23 @@ impl PackedConv {
     pub fn in_channels(&self) -> usize {
         self.in_channels
     }
+}
 
-    /// The pre-activations (no bias) of `tile` for `steps` time steps of `src`, into
-    /// `scratch`; returns where each value lies.
-    pub fn compute(
+impl Convolution for PackedConv {
+    /// The pre-activations: the three kernel-row GEMMs (see the module comment).
+    fn compute(
         &self,
         src: &Padded,
         tile: &Tile,
         steps: usize,
+        only: Option<&[bool]>,
         scratch: &mut Vec<f32>,
     ) -> TileLayout {
         debug_assert_eq!(src.channels, self.in_channels);
         let (h, row) = (src.height, src.width + 2);
         let cin = self.in_channels;
         let nb = tile.n1 - tile.n0;
-        let (layout, calls) = gemm_calls(tile, steps, h, row, tile.y1 - tile.y0, 0, nb);
+        let (layout, calls) = gemm_calls(tile, steps, only, h, row, tile.y1 - tile.y0, 0, nb);
         reserve(scratch, steps * layout.t_stride * row * nb);
         // A 1x1 conv has no padding: it reads pixel (y + 1, x + 1) of the padded buffer.
         let shift = if self.kernel == 1 { row + 1 } else { 0 };
@@ -271,6 +334,52 @@ impl PackedConv {
                         matrix.as_ptr().add(tile.n0),
                         self.out_channels,
                     );
+                }
+            }
+        }
+        layout
+    }
+
+    fn compute_events(
+        &self,
+        events: &Events,
+        tile: &Tile,
+        steps: usize,
+        only: Option<&[bool]>,
+        scratch: &mut Vec<f32>,
+    ) -> TileLayout {
+        assert_eq!(events.channels(), self.in_channels);
+        let nb = tile.n1 - tile.n0;
+        let rows = tile.y1 - tile.y0;
+        let (layout, steps_chosen) = event_layout(events, steps, only, rows, nb, scratch);
+        // A 1x1 conv has no padding: it reads pixel (y + 1, x + 1) of the padded buffer.
+        let shift = if self.kernel == 1 { 1 } else { 0 };
+        let (cin, cout) = (self.in_channels, self.out_channels);
+        // Tap by tap and block by block: the weight rows of one tap and block (64 x 64, 16 KiB)
+        // stay in L1 while the tile's pixels pass.
+        for j in (0..nb).step_by(OUTPUTS) {
+            let width = OUTPUTS.min(nb - j);
+            for (dy, matrix) in self.rows.iter().enumerate() {
+                for dx in 0..self.kernel {
+                    let weights = &matrix[dx * cin * cout + tile.n0 + j..];
+                    for block in 0..events.blocks() {
+                        for &t in &steps_chosen {
+                            let image = tile.sample * steps + t;
+                            for r in 0..rows {
+                                let Some(row) = events.row(image, tile.y0 + r + dy + shift) else {
+                                    continue;
+                                };
+                                let products = RowProducts {
+                                    out: &mut scratch[layout.at(t, r, 0) + j..],
+                                    pixel_stride: nb,
+                                    width,
+                                    weights,
+                                    stride: cout,
+                                };
+                                accumulate_row(products, &row, dx + shift, events.width(), block);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -332,15 +441,18 @@ impl PackedUpConv {
     pub fn out_channels(&self) -> usize {
         self.out_channels
     }
+}
 
-    /// The tap products of `tile` (rows of the *input*, plus the row below each band, which
-    /// the odd output rows need) for `steps` time steps of `src`, into `scratch`. Value
-    /// `tap · (n1 − n0) + co − n0` of a pixel is tap `tap` of channel `co`.
-    pub fn compute(
+impl Convolution for PackedUpConv {
+    /// The tap products of `tile`, for rows of the *input* plus the row below each band, which
+    /// the odd output rows need. Value `tap · (n1 − n0) + co − n0` of a pixel is tap `tap` of
+    /// channel `co`.
+    fn compute(
         &self,
         src: &Padded,
         tile: &Tile,
         steps: usize,
+        only: Option<&[bool]>,
         scratch: &mut Vec<f32>,
     ) -> TileLayout {
         debug_assert_eq!(src.channels, self.in_channels);
@@ -348,7 +460,8 @@ impl PackedUpConv {
         let cin = self.in_channels;
         let nb = tile.n1 - tile.n0;
         // The band and the row below it (maybe the border), from padded row y0 + 1.
-        let (layout, calls) = gemm_calls(tile, steps, h, row, tile.y1 - tile.y0 + 1, 1, 9 * nb);
+        let rows = tile.y1 - tile.y0 + 1;
+        let (layout, calls) = gemm_calls(tile, steps, only, h, row, rows, 1, 9 * nb);
         reserve(scratch, steps * layout.t_stride * row * 9 * nb);
         for (first_row, out_rows, offset) in calls {
             let m = out_rows * row;
@@ -378,6 +491,48 @@ impl PackedUpConv {
                         self.matrix.as_ptr().add(tap * self.out_channels + tile.n0),
                         9 * self.out_channels,
                     );
+                }
+            }
+        }
+        layout
+    }
+
+    fn compute_events(
+        &self,
+        events: &Events,
+        tile: &Tile,
+        steps: usize,
+        only: Option<&[bool]>,
+        scratch: &mut Vec<f32>,
+    ) -> TileLayout {
+        assert_eq!(events.channels(), self.in_channels);
+        let nb = tile.n1 - tile.n0;
+        // The band and the row below it (maybe the border), from padded row y0 + 1.
+        let rows = tile.y1 - tile.y0 + 1;
+        let (layout, steps_chosen) = event_layout(events, steps, only, rows, 9 * nb, scratch);
+        let stride = 9 * self.out_channels;
+        // Tap by tap, the tile's `nb` columns of the tap's `C_out` in a matrix row.
+        for tap in 0..9 {
+            for j in (0..nb).step_by(OUTPUTS) {
+                let width = OUTPUTS.min(nb - j);
+                let weights = &self.matrix[tap * self.out_channels + tile.n0 + j..];
+                for block in 0..events.blocks() {
+                    for &t in &steps_chosen {
+                        let image = tile.sample * steps + t;
+                        for r in 0..rows {
+                            let Some(row) = events.row(image, tile.y0 + 1 + r) else {
+                                continue;
+                            };
+                            let products = RowProducts {
+                                out: &mut scratch[layout.at(t, r, 0) + tap * nb + j..],
+                                pixel_stride: 9 * nb,
+                                width,
+                                weights,
+                                stride,
+                            };
+                            accumulate_row(products, &row, 0, layout.row, block);
+                        }
+                    }
                 }
             }
         }

@@ -15,6 +15,9 @@
 //!   channels) that threads finish independently; there is no serial bookkeeping;
 //! - **time batching** for small layers: with a chunk of k steps, a layer whose tile spans
 //!   the whole image convolves all k steps in one GEMM;
+//! - **event-driven convolutions** where a layer's input is sparse enough ([`events`]): a
+//!   spiking layer's input is mostly zeros, and only the weight rows of the nonzero inputs are
+//!   summed;
 //! - **the head by linearity**: the head is linear and has no neuron, so Σ_t head(s_t) =
 //!   head(Σ_t s_t) + T·b is computed once per checkpoint from the accumulated spikes.
 //!
@@ -25,6 +28,7 @@
 
 pub mod buffer;
 pub mod conv;
+pub mod events;
 pub mod rule;
 
 use std::cell::RefCell;
@@ -37,8 +41,16 @@ use crate::model::{Site, UNet};
 use crate::simulate::{Checkpoint, SpikingUNet};
 use crate::{Error, Result};
 use buffer::{Padded, SharedMut};
-use conv::{PackedConv, PackedUpConv, Tile, UP_TAPS, tiles};
+use conv::{Convolution, PackedConv, PackedUpConv, Tile, TileLayout, UP_TAPS, tiles};
+use events::Events;
 use rule::{Rule, RunState};
+
+/// A convolution whose input has fewer nonzero values than this share runs event-driven
+/// ([`events`]) instead of as a dense GEMM. Measured per layer on the width-64 U-Net at
+/// 256x256, T = 16–32 (2-core Zen 3, AVX2; BENCHMARKS.md): IF layers, 5–16 % nonzero, take
+/// 0.4–0.6 of the dense time; MT layers, 26–44 % nonzero, 0.8–1.25 of it; ReLU outputs of the
+/// ANN (about half nonzero) 1.5. The break-even is near a third; a quarter keeps a margin.
+pub const EVENT_DRIVEN_BELOW: f32 = 0.25;
 
 /// Channels of one layer's output inside a buffer (a concatenation holds two).
 #[derive(Debug, Clone, Copy)]
@@ -95,6 +107,102 @@ pub struct Engine {
     head: PackedConv,
     neuron: Option<Rule>,
     sites: Vec<Site>,
+    event_driven_below: f32,
+}
+
+/// Where one layer's time went over a simulation, from [`Engine::profile`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerProfile {
+    /// The layer: its operation and its site.
+    pub layer: String,
+    /// Seconds per time step.
+    pub seconds_per_step: f64,
+    /// Mean share of nonzero values in the layer's input (for a convolution).
+    pub input_density: Option<f64>,
+    /// Share of the steps the convolution ran event-driven.
+    pub event_driven: Option<f64>,
+}
+
+/// What one run of a layer counted.
+#[derive(Debug, Default, Clone)]
+struct Counts {
+    spikes: u64,
+    /// Nonzero values written into the destination, per image (sample · steps + step).
+    nonzero: Vec<u64>,
+}
+
+impl Counts {
+    fn new(images: usize) -> Counts {
+        Counts {
+            spikes: 0,
+            nonzero: vec![0; images],
+        }
+    }
+}
+
+impl std::ops::Add for Counts {
+    type Output = Counts;
+    fn add(mut self, other: Counts) -> Counts {
+        self.spikes += other.spikes;
+        if self.nonzero.is_empty() {
+            self.nonzero = other.nonzero;
+        } else {
+            for (a, b) in self.nonzero.iter_mut().zip(other.nonzero) {
+                *a += b;
+            }
+        }
+        self
+    }
+}
+
+impl std::iter::Sum for Counts {
+    fn sum<I: Iterator<Item = Counts>>(iter: I) -> Counts {
+        iter.fold(Counts::default(), |a, b| a + b)
+    }
+}
+
+/// What [`Engine::profile`] sums per layer over a simulation.
+#[derive(Debug, Default, Clone)]
+struct OpRecord {
+    seconds: f64,
+    /// Steps the layer convolved, the sum of its input densities over them, and how many of
+    /// them ran event-driven.
+    convolutions: usize,
+    density: f64,
+    event_driven: usize,
+}
+
+/// How a convolution runs each image of its input (sample · steps + step): event-driven when
+/// the image's share of nonzero values is below the engine's threshold. The choice is made
+/// image by image, so it does not depend on how many steps or samples run together.
+#[derive(Debug, Clone)]
+struct InputUse {
+    density: Vec<f64>,
+    event_driven: Vec<bool>,
+}
+
+/// A tile's conv products into `scratch`: dense for the steps of its chunk whose input image is
+/// dense, event-driven (from `events`) for the others, both laid out alike.
+fn tile_products(
+    conv: &impl Convolution,
+    src: &Padded,
+    input: &InputUse,
+    events: Option<&Events>,
+    tile: &Tile,
+    steps: usize,
+    scratch: &mut Vec<f32>,
+) -> TileLayout {
+    let event_driven = &input.event_driven[tile.sample * steps..][..steps];
+    let events = || events.expect("gathered for the event-driven images");
+    if event_driven.iter().all(|&e| e) {
+        conv.compute_events(events(), tile, steps, None, scratch)
+    } else if !event_driven.iter().any(|&e| e) {
+        conv.compute(src, tile, steps, None, scratch)
+    } else {
+        let dense_steps: Vec<bool> = event_driven.iter().map(|e| !e).collect();
+        conv.compute(src, tile, steps, Some(&dense_steps), scratch);
+        conv.compute_events(events(), tile, steps, Some(event_driven), scratch)
+    }
 }
 
 /// Per site, Σ_t of the emitted values and of the input currents (NCHW tensors), what
@@ -168,7 +276,15 @@ impl Engine {
             head,
             neuron,
             sites: unet.sites(),
+            event_driven_below: EVENT_DRIVEN_BELOW,
         })
+    }
+
+    /// Run a convolution event-driven when fewer than `density` of its input values are
+    /// nonzero (default [`EVENT_DRIVEN_BELOW`]; 0 never, anything above 1 always).
+    pub fn with_event_driven_below(mut self, density: f32) -> Engine {
+        self.event_driven_below = density;
+        self
     }
 
     fn site_index(&self, site: Site) -> usize {
@@ -321,8 +437,9 @@ impl Engine {
             _ => Rule::Relu,
         };
         let rules: Vec<Rule> = self.sites.iter().map(|s| rule_of(*s)).collect();
+        let mut nonzero = vec![vec![0; b]; buffers.len()];
         for op in &schedule.ops {
-            self.run(op, &mut buffers, &current, 1, &rules, None);
+            self.run(op, &mut buffers, &mut nonzero, &current, 1, &rules, None);
         }
         let out = self.head_output(&buffers[schedule.last], 1.0);
         Ok(buffer::nhwc_to_nchw(
@@ -356,20 +473,32 @@ impl Engine {
         self.simulate_timed(input, checkpoints, time_chunk, keep_flow, None)
     }
 
-    /// Seconds spent in each layer (conv, pool or transposed conv with its neurons) over a
-    /// `time_steps`-step simulation, step by step, in the order the network runs them.
-    pub fn profile(&self, input: Tensor<4>, time_steps: usize) -> Result<Vec<(String, f64)>> {
+    /// Where the time of a `time_steps`-step simulation, step by step, goes: each layer (conv,
+    /// pool or transposed conv with its neurons) in the order the network runs them.
+    pub fn profile(&self, input: Tensor<4>, time_steps: usize) -> Result<Vec<LayerProfile>> {
         let [_, _, h, w] = input.dims();
         let ops = self.schedule(h, w).ops;
-        let mut seconds = vec![0.0; ops.len()];
-        self.simulate_timed(input, &[time_steps], 1, false, Some(&mut seconds))?;
+        let mut records = vec![OpRecord::default(); ops.len()];
+        self.simulate_timed(input, &[time_steps], 1, false, Some(&mut records))?;
         let label = |op: &Op| match *op {
             Op::Inject { .. } => "relu1 (conv1 current)".to_string(),
             Op::Conv { conv, site, .. } => format!("conv{} + {}", conv + 1, self.sites[site]),
             Op::Pool { site, .. } => format!("avgpool + {}", self.sites[site]),
             Op::Up { up, site, .. } => format!("convtranspose{} + {}", up + 1, self.sites[site]),
         };
-        Ok(ops.iter().map(label).zip(seconds).collect())
+        let steps = time_steps as f64;
+        Ok(ops
+            .iter()
+            .zip(records)
+            .map(|(op, record)| LayerProfile {
+                layer: label(op),
+                seconds_per_step: record.seconds / steps,
+                input_density: (record.convolutions > 0)
+                    .then(|| record.density / record.convolutions as f64),
+                event_driven: (record.convolutions > 0)
+                    .then(|| record.event_driven as f64 / record.convolutions as f64),
+            })
+            .collect())
     }
 
     fn simulate_timed(
@@ -378,7 +507,7 @@ impl Engine {
         checkpoints: &[usize],
         time_chunk: usize,
         keep_flow: bool,
-        mut timings: Option<&mut [f64]>,
+        mut records: Option<&mut [OpRecord]>,
     ) -> Result<(Vec<Checkpoint>, FlowTensors)> {
         let Some(neuron) = &self.neuron else {
             return Err(Error::Conversion(
@@ -436,11 +565,27 @@ impl Engine {
                     Some((k, buffers)) if *k == steps => buffers,
                     slot => &mut slot.insert((steps, allocate(&schedule, b * steps))).1,
                 };
+                // Every buffer is rewritten in each chunk, its nonzero values counted anew.
+                let mut nonzero = vec![vec![0; b * steps]; buffers.len()];
                 for (k, op) in schedule.ops.iter().enumerate() {
                     let start = std::time::Instant::now();
-                    self.run(op, buffers, &current, steps, &rules, Some(&mut states));
-                    if let Some(timings) = timings.as_deref_mut() {
-                        timings[k] += start.elapsed().as_secs_f64();
+                    let input = self.run(
+                        op,
+                        buffers,
+                        &mut nonzero,
+                        &current,
+                        steps,
+                        &rules,
+                        Some(&mut states),
+                    );
+                    if let Some(record) = records.as_deref_mut().map(|r| &mut r[k]) {
+                        record.seconds += start.elapsed().as_secs_f64();
+                        if let Some(input) = input {
+                            record.convolutions += input.density.len();
+                            record.density += input.density.iter().sum::<f64>();
+                            record.event_driven +=
+                                input.event_driven.iter().filter(|&&e| e).count();
+                        }
                     }
                 }
                 t += steps;
@@ -494,17 +639,20 @@ impl Engine {
         linear_conv(&self.head, input, bias_times)
     }
 
-    /// Run one layer for `steps` time steps on every sample.
+    /// Run one layer for `steps` time steps on every sample. `nonzero` counts, per buffer and
+    /// image, the nonzero values written in this chunk: a convolution reads its input's counts
+    /// to choose between the dense and the event-driven path ([`InputUse`]), and reports them.
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         op: &Op,
         buffers: &mut [Padded],
+        nonzero: &mut [Vec<u64>],
         first_current: &[f32],
         steps: usize,
         rules: &[Rule],
         states: Option<&mut Vec<SiteState>>,
-    ) {
+    ) -> Option<InputUse> {
         let (site, dest) = match *op {
             Op::Inject { site, dest }
             | Op::Conv { site, dest, .. }
@@ -516,7 +664,28 @@ impl Engine {
         // a layer never reads the buffer it writes.
         let mut target = std::mem::replace(&mut buffers[dest.buffer], Padded::zeros(0, 0, 0, 0));
         let sink = Sink::new(&mut target, dest, steps, states.map(|s| &mut s[site]));
-        let spikes: u64 = match *op {
+        // A convolution's input: how each of its images runs, and the events of those that run
+        // event-driven.
+        let input_use = |src: usize| {
+            let per_image = (buffers[src].values() / buffers[src].images) as f64;
+            let density: Vec<f64> = nonzero[src].iter().map(|&n| n as f64 / per_image).collect();
+            let event_driven: Vec<bool> = density
+                .iter()
+                .map(|&d| d < self.event_driven_below as f64)
+                .collect();
+            let events = event_driven
+                .iter()
+                .any(|&e| e)
+                .then(|| Events::gather(&buffers[src], Some(&event_driven)));
+            let input = InputUse {
+                density,
+                event_driven,
+            };
+            (input, events)
+        };
+        let images = sink.samples * steps;
+        let mut used = None;
+        let counts: Counts = match *op {
             Op::Inject { .. } => {
                 let (h, w, c) = (sink.height, sink.width, dest.channels);
                 sink.elementwise(rule, |tile, _, y, x, run| {
@@ -526,30 +695,36 @@ impl Engine {
             }
             Op::Conv { conv, src, .. } => {
                 let conv = &self.convs[conv];
+                let (input, events) = input_use(src);
                 let src = &buffers[src];
-                tiles(sink.samples, src.height, src.width + 2, conv.out_channels())
-                    .par_iter()
-                    .map(|tile| {
-                        SCRATCH.with_borrow_mut(|scratch| {
-                            let layout = conv.compute(src, tile, steps, scratch);
-                            let bias = &conv.bias[tile.n0..tile.n1];
-                            let mut spikes = 0;
-                            for t in 0..steps {
-                                for y in tile.y0..tile.y1 {
-                                    for x in 0..src.width {
-                                        let at = layout.at(t, y - tile.y0, x);
-                                        let run = &mut scratch[at..at + bias.len()];
-                                        for (v, b) in run.iter_mut().zip(bias) {
-                                            *v += b;
+                let counts: Counts =
+                    tiles(sink.samples, src.height, src.width + 2, conv.out_channels())
+                        .par_iter()
+                        .map(|tile| {
+                            SCRATCH.with_borrow_mut(|scratch| {
+                                let events = events.as_ref();
+                                let layout =
+                                    tile_products(conv, src, &input, events, tile, steps, scratch);
+                                let bias = &conv.bias[tile.n0..tile.n1];
+                                let mut counts = Counts::new(images);
+                                for t in 0..steps {
+                                    for y in tile.y0..tile.y1 {
+                                        for x in 0..src.width {
+                                            let at = layout.at(t, y - tile.y0, x);
+                                            let run = &mut scratch[at..at + bias.len()];
+                                            for (v, b) in run.iter_mut().zip(bias) {
+                                                *v += b;
+                                            }
+                                            sink.emit(rule, tile, t, y, x, run, &mut counts);
                                         }
-                                        spikes += sink.emit(rule, tile, t, y, x, run);
                                     }
                                 }
-                            }
-                            spikes
+                                counts
+                            })
                         })
-                    })
-                    .sum()
+                        .sum();
+                used = Some(input);
+                counts
             }
             Op::Pool { src, .. } => {
                 let source = &buffers[src.buffer];
@@ -567,17 +742,20 @@ impl Engine {
             }
             Op::Up { up, src, .. } => {
                 let up = &self.ups[up];
+                let (input, events) = input_use(src);
                 let src = &buffers[src];
                 let (w_in, row) = (src.width, src.width + 2);
-                tiles(sink.samples, src.height, row, up.out_channels())
+                let counts: Counts = tiles(sink.samples, src.height, row, up.out_channels())
                     .par_iter()
                     .map(|tile| {
                         SCRATCH.with_borrow_mut(|scratch| {
-                            let layout = up.compute(src, tile, steps, scratch);
+                            let events = events.as_ref();
+                            let layout =
+                                tile_products(up, src, &input, events, tile, steps, scratch);
                             let nb = tile.n1 - tile.n0;
                             let bias = &up.bias[tile.n0..tile.n1];
                             let mut run = vec![0.0; nb];
-                            let mut spikes = 0;
+                            let mut counts = Counts::new(images);
                             for t in 0..steps {
                                 for y in tile.y0..tile.y1 {
                                     for (phase, taps) in UP_TAPS.iter().enumerate() {
@@ -593,29 +771,36 @@ impl Engine {
                                                     *v += p;
                                                 }
                                             }
-                                            spikes += sink.emit(
+                                            sink.emit(
                                                 rule,
                                                 tile,
                                                 t,
                                                 2 * y + a,
                                                 2 * x + bx,
                                                 &mut run,
+                                                &mut counts,
                                             );
                                         }
                                     }
                                 }
                             }
-                            spikes
+                            counts
                         })
                     })
-                    .sum()
+                    .sum();
+                used = Some(input);
+                counts
             }
         };
         if let Some(state) = sink.state {
             // SAFETY: the parallel phase above has ended; nothing else holds the state.
-            unsafe { (*state).spikes += spikes };
+            unsafe { (*state).spikes += counts.spikes };
+        }
+        for (total, n) in nonzero[dest.buffer].iter_mut().zip(&counts.nonzero) {
+            *total += n;
         }
         buffers[dest.buffer] = target;
+        used
     }
 }
 
@@ -683,7 +868,7 @@ impl Sink {
         &self,
         rule: &Rule,
         fill: impl Fn(&Tile, usize, usize, usize, &mut [f32]) + Sync,
-    ) -> u64 {
+    ) -> Counts {
         tiles(
             self.samples,
             self.height,
@@ -693,24 +878,35 @@ impl Sink {
         .par_iter()
         .map(|tile| {
             let mut run = vec![0.0; tile.n1 - tile.n0];
-            let mut spikes = 0;
+            let mut counts = Counts::new(self.samples * self.steps);
             for t in 0..self.steps {
                 for y in tile.y0..tile.y1 {
                     for x in 0..self.width {
                         fill(tile, t, y, x, &mut run);
-                        spikes += self.emit(rule, tile, t, y, x, &mut run);
+                        self.emit(rule, tile, t, y, x, &mut run, &mut counts);
                     }
                 }
             }
-            spikes
+            counts
         })
         .sum()
     }
 
     /// Apply `rule` to the run of currents of pixel `(y, x)`, channels `tile.n0..tile.n1`, at
-    /// step `t` of the tile's sample, and write what it emits.
+    /// step `t` of the tile's sample, write what it emits, and count its spikes and nonzero
+    /// values.
     #[inline]
-    fn emit(&self, rule: &Rule, tile: &Tile, t: usize, y: usize, x: usize, run: &mut [f32]) -> u64 {
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        rule: &Rule,
+        tile: &Tile,
+        t: usize,
+        y: usize,
+        x: usize,
+        run: &mut [f32],
+        counts: &mut Counts,
+    ) {
         let n = run.len();
         let neuron =
             ((tile.sample * self.height + y) * self.width + x) * self.slot.channels + tile.n0;
@@ -731,7 +927,8 @@ impl Sink {
         let to = self.dest_layout.offset(image, y, x) + self.slot.offset + tile.n0;
         // SAFETY: as above, for the destination slot.
         unsafe { std::slice::from_raw_parts_mut(self.dest.ptr(to), n) }.copy_from_slice(run);
-        spikes
+        counts.spikes += spikes;
+        counts.nonzero[image] += run.iter().filter(|v| **v != 0.0).count() as u64;
     }
 }
 
@@ -744,7 +941,7 @@ fn linear_conv(conv: &PackedConv, input: &Padded, bias_times: f32) -> Vec<f32> {
     let shared = SharedMut::new(&mut out);
     tiles(b, h, w + 2, c).par_iter().for_each(|tile| {
         SCRATCH.with_borrow_mut(|scratch| {
-            let layout = conv.compute(input, tile, 1, scratch);
+            let layout = conv.compute(input, tile, 1, None, scratch);
             for y in tile.y0..tile.y1 {
                 for x in 0..w {
                     let from = &scratch[layout.at(0, y - tile.y0, x)..][..tile.n1 - tile.n0];

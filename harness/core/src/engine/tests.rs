@@ -2,8 +2,10 @@
 //!
 //! Why these tolerances (measured on the test networks below, T up to 128, all neurons and
 //! normalizations). The engine sums each convolution's products in another order than
-//! burn-flex (its own GEMM blocking, one GEMM per kernel row instead of one im2col GEMM), so
-//! currents differ by a few ulps. The neuron arithmetic itself is the same (bit for bit, tested
+//! burn-flex (its own GEMM blocking, one GEMM per kernel row instead of one im2col GEMM; or,
+//! event-driven, tap by tap over the nonzero inputs with fused multiply-adds), so currents
+//! differ by a few ulps. Every comparison runs both paths: each test network's convolutions
+//! forced dense, then forced event-driven. The neuron arithmetic itself is the same (bit for bit, tested
 //! in `rule.rs`), so a spike moves only where a membrane sits within those ulps of a threshold:
 //! nowhere in most runs up to T = 37, a few dozen to a few hundred spikes out of 3–13 million by
 //! T = 128 (at most 4.4e-5 of the total, 5e-4 of one layer's count).
@@ -106,14 +108,18 @@ fn the_ann_forward_matches_burn() {
         let model = unet(depth, head, channels, 3);
         let x = input(shape, 1.0, 5);
         let reference = data(model.forward(x.clone()));
-        let engine = Engine::ann(&model).expect("compiles");
-        let fast = data(engine.forward_tensor(x).expect("runs"));
-        let diff = relative_max_difference(&reference, &fast);
-        // A different summation order in every conv: a few ulps per layer.
-        assert!(
-            diff < 1e-5,
-            "depth {depth} {head:?}: relative difference {diff}"
-        );
+        for below in [0.0, 2.0] {
+            let engine = Engine::ann(&model)
+                .expect("compiles")
+                .with_event_driven_below(below);
+            let fast = data(engine.forward_tensor(x.clone()).expect("runs"));
+            let diff = relative_max_difference(&reference, &fast);
+            // A different summation order in every conv: a few ulps per layer.
+            assert!(
+                diff < 1e-5,
+                "depth {depth} {head:?} event-driven below {below}: relative difference {diff}"
+            );
+        }
     }
 }
 
@@ -132,11 +138,17 @@ fn the_simulation_matches_burn_for_every_neuron_and_normalization() {
             let snn = converted(normalization, neuron.clone(), &x);
             let reference = simulate(&snn, x.clone(), &checkpoints, 1).expect("simulated");
             let engine = Engine::spiking(&snn).expect("compiles");
-            for chunk in [1, 5] {
+            // Every convolution dense, then every one event-driven.
+            for (chunk, below) in [(1, 0.0), (5, 0.0), (1, 2.0), (5, 2.0)] {
                 let (fast, _) = engine
+                    .clone()
+                    .with_event_driven_below(below)
                     .simulate(x.clone(), &checkpoints, chunk, false)
                     .expect("simulated");
-                let label = format!("{normalization:?} {} chunk {chunk}", neuron.label());
+                let label = format!(
+                    "{normalization:?} {} chunk {chunk} event-driven below {below}",
+                    neuron.label()
+                );
                 strict += compare(&reference, &fast, &label);
                 compared += checkpoints.len();
             }
@@ -212,30 +224,28 @@ fn the_flow_matches_burn() {
     for neuron in [Neuron::paper_mt(), neurons()[1].clone()] {
         let snn = converted(Normalization::ConnectionWise, neuron.clone(), &x);
         let (_, layers) = simulate_keeping_state(&snn, x.clone(), &[6], 1).expect("simulated");
-        let (_, flow) = Engine::spiking(&snn)
-            .expect("compiles")
-            .simulate(x.clone(), &[6], 3, true)
-            .expect("simulated");
-        assert_eq!(flow.len(), layers.len());
-        for (site, layer) in &layers {
-            let (output, input) = &flow[site];
-            let reference_output = data(layer.accumulated_output().expect("stepped"));
-            let reference_input = data(layer.accumulated_input().expect("stepped"));
-            let out_diff = relative_max_difference(&reference_output, &data(output.clone()));
-            let in_diff = relative_max_difference(&reference_input, &data(input.clone()));
-            // At T = 6 no spike moves on this network: the outputs agree exactly and the
-            // inputs up to the conv summation order.
-            assert_eq!(
-                out_diff,
-                0.0,
-                "{} {site}: accumulated output",
-                neuron.label()
-            );
-            assert!(
-                in_diff < 1e-5,
-                "{} {site}: accumulated input {in_diff}",
-                neuron.label()
-            );
+        for below in [0.0, 2.0] {
+            let (_, flow) = Engine::spiking(&snn)
+                .expect("compiles")
+                .with_event_driven_below(below)
+                .simulate(x.clone(), &[6], 3, true)
+                .expect("simulated");
+            assert_eq!(flow.len(), layers.len());
+            let label = format!("{} event-driven below {below}", neuron.label());
+            for (site, layer) in &layers {
+                let (output, input) = &flow[site];
+                let reference_output = data(layer.accumulated_output().expect("stepped"));
+                let reference_input = data(layer.accumulated_input().expect("stepped"));
+                let out_diff = relative_max_difference(&reference_output, &data(output.clone()));
+                let in_diff = relative_max_difference(&reference_input, &data(input.clone()));
+                // At T = 6 no spike moves on this network: the outputs agree exactly and the
+                // inputs up to the conv summation order.
+                assert_eq!(out_diff, 0.0, "{label} {site}: accumulated output");
+                assert!(
+                    in_diff < 1e-5,
+                    "{label} {site}: accumulated input {in_diff}"
+                );
+            }
         }
     }
 }
@@ -243,19 +253,99 @@ fn the_flow_matches_burn() {
 #[test]
 fn time_chunks_and_channel_tiles_do_not_change_the_spikes() {
     // Chunks of several steps convolve whole images in one GEMM; step by step, each image
-    // alone. Both must give the same spikes.
+    // alone. Both must give the same spikes, whichever path each image's convolutions take:
+    // all dense, all event-driven, the engine's default, and a threshold inside the range of
+    // the densities, so that the steps of one chunk take different paths.
     let x = input([1, 1, 64, 64], 3.0, 13);
     let snn = converted(Normalization::ConnectionWise, Neuron::paper_mt(), &x);
     let engine = Engine::spiking(&snn).expect("compiles");
-    let (one, _) = engine
-        .simulate(x.clone(), &[16, 40], 1, false)
-        .expect("simulated");
-    for chunk in [3, 8, 40] {
-        let (other, _) = engine
-            .simulate(x.clone(), &[16, 40], chunk, false)
+    let densities: Vec<f64> = engine
+        .clone()
+        .with_event_driven_below(2.0)
+        .profile(x.clone(), 16)
+        .expect("profiled")
+        .iter()
+        .filter_map(|layer| layer.input_density)
+        .collect();
+    let middle = densities.iter().sum::<f64>() / densities.len() as f64;
+    let mixed = engine.clone().with_event_driven_below(middle as f32);
+    let shares = mixed.profile(x.clone(), 16).expect("profiled");
+    assert!(
+        shares
+            .iter()
+            .filter_map(|layer| layer.event_driven)
+            .any(|share| share > 0.0 && share < 1.0),
+        "some layer's steps take both paths at threshold {middle}"
+    );
+    for below in [EVENT_DRIVEN_BELOW, 0.0, 2.0, middle as f32] {
+        let engine = engine.clone().with_event_driven_below(below);
+        let (one, _) = engine
+            .simulate(x.clone(), &[16, 40], 1, false)
             .expect("simulated");
-        let strict = compare(&one, &other, &format!("chunk {chunk} against chunk 1"));
-        assert_eq!(strict, 2, "chunk {chunk}: the same spikes as step by step");
+        for chunk in [3, 8, 40] {
+            let (other, _) = engine
+                .simulate(x.clone(), &[16, 40], chunk, false)
+                .expect("simulated");
+            let label = format!("event-driven below {below}, chunk {chunk} against chunk 1");
+            let strict = compare(&one, &other, &label);
+            assert_eq!(strict, 2, "{label}: the same spikes as step by step");
+        }
+    }
+}
+
+#[test]
+fn the_event_driven_path_gives_the_dense_paths_spikes() {
+    // Both paths sum the same products in different orders, so they agree as the engine and
+    // burn do (the tolerances of `compare`), and mostly to the element.
+    let x = input([1, 1, 64, 64], 3.0, 13);
+    let (mut strict, mut compared) = (0, 0);
+    for neuron in [Neuron::paper_mt(), neurons()[0].clone()] {
+        let snn = converted(Normalization::ConnectionWise, neuron.clone(), &x);
+        let engine = Engine::spiking(&snn).expect("compiles");
+        let run = |below: f32, chunk: usize| {
+            engine
+                .clone()
+                .with_event_driven_below(below)
+                .simulate(x.clone(), &[16, 40], chunk, false)
+                .expect("simulated")
+                .0
+        };
+        let dense = run(0.0, 1);
+        for chunk in [1, 4] {
+            let events = run(2.0, chunk);
+            let label = format!("{} event-driven, chunk {chunk}", neuron.label());
+            strict += compare(&dense, &events, &label);
+            compared += 2;
+        }
+    }
+    assert!(
+        2 * strict > compared,
+        "only {strict} of {compared} read-outs agree element-wise"
+    );
+}
+
+#[test]
+fn the_profile_reports_the_path_each_convolution_took() {
+    let x = input([1, 1, 32, 32], 3.0, 7);
+    let snn = converted(Normalization::ConnectionWise, neurons()[0].clone(), &x);
+    for (below, share) in [(0.0, 0.0), (2.0, 1.0)] {
+        let layers = Engine::spiking(&snn)
+            .expect("compiles")
+            .with_event_driven_below(below)
+            .profile(x.clone(), 4)
+            .expect("profiled");
+        let convolutions: Vec<_> = layers.iter().filter(|l| l.event_driven.is_some()).collect();
+        // 17 3x3 convs after conv1, and 4 transposed convs.
+        assert_eq!(convolutions.len(), 21);
+        for layer in convolutions {
+            assert_eq!(layer.event_driven, Some(share), "{}", layer.layer);
+            let density = layer.input_density.expect("measured");
+            assert!(
+                density > 0.0 && density <= 1.0,
+                "{}: {density}",
+                layer.layer
+            );
+        }
     }
 }
 
