@@ -31,6 +31,36 @@ fn init_logging() {
         .init();
 }
 
+/// `--backend NAME`, shared by every binary that computes: the config's `backend:` line,
+/// replaced before the sweep is expanded, so it is recorded and keys artifacts exactly as an
+/// edit of the YAML would.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackendArg {
+    /// Compute backend instead of the config's `backend:`: flex (CPU, always built), or
+    /// ndarray, wgpu, cuda (each needs a build with `--features NAME`).
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
+}
+
+impl BackendArg {
+    /// Put the chosen backend into `config`, after checking this build has it.
+    pub fn apply(&self, config: &mut ExperimentConfig) -> anyhow::Result<()> {
+        if let Some(name) = &self.backend {
+            spiking_unet_core::device::device(name)
+                .map_err(|err| anyhow::anyhow!("--backend {name}: {err}"))?;
+            config.backend = name.clone();
+        }
+        Ok(())
+    }
+
+    /// [`config::load`] with the backend applied.
+    pub fn load(&self, path: &std::path::Path) -> anyhow::Result<ExperimentConfig> {
+        let mut config = config::load(path)?;
+        self.apply(&mut config)?;
+        Ok(config)
+    }
+}
+
 /// The experiment config argument shared by the stage binaries.
 #[derive(Debug, clap::Args)]
 pub struct ConfigArg {
@@ -42,6 +72,8 @@ pub struct ConfigArg {
     /// For a sweep: run only slice i of n of its points (1-based), e.g. `--shard 2/4`.
     #[arg(long, value_parser = Shard::parse, default_value = "1/1")]
     pub shard: Shard,
+    #[command(flatten)]
+    pub backend: BackendArg,
 }
 
 impl ConfigArg {
@@ -52,7 +84,7 @@ impl ConfigArg {
         &self,
         mut stage: impl FnMut(&ExperimentConfig) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let config = config::load(&self.config)?;
+        let config = self.backend.load(&self.config)?;
         let points = self.shard.select(sweep::expand(&config, &self.config)?);
         if self.check {
             println!("{}: valid ({} points)", self.config.display(), points.len());

@@ -43,3 +43,32 @@ fn report_before_any_run_says_what_to_run() {
         "{log}"
     );
 }
+
+#[test]
+fn a_backend_missing_from_the_build_names_the_feature_to_build_with() {
+    let run = tiny("name: tiny\ndata:\n  denoising: {}\n");
+    for binary in [
+        env!("CARGO_BIN_EXE_train"),
+        env!("CARGO_BIN_EXE_reproduce"),
+        env!("CARGO_BIN_EXE_evaluate"),
+    ] {
+        // A build without the wgpu feature (the default test build) must refuse it by name;
+        // a build with it would go on to run, so only the default build checks this.
+        if cfg!(feature = "wgpu") {
+            break;
+        }
+        let output = run.run(binary, &["--backend", "wgpu"]);
+        let log = printed(&output);
+        assert_eq!(output.status.code(), Some(1), "{binary}: {log}");
+        assert!(
+            log.contains("--backend wgpu") && log.contains("--features wgpu"),
+            "{binary}: {log}"
+        );
+        let output = run.run(binary, &["--backend", "tpu"]);
+        let log = printed(&output);
+        assert!(
+            log.contains("unknown backend") && log.contains("flex"),
+            "{binary}: {log}"
+        );
+    }
+}

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use spiking_unet_cli::run;
-use spiking_unet_experiment::config::{self, EvaluateConfig, Simulator, Split};
+use spiking_unet_cli::{BackendArg, run};
+use spiking_unet_experiment::config::{EvaluateConfig, Simulator, Split};
 use spiking_unet_experiment::evaluate::{self, MetricRow};
 use spiking_unet_experiment::sweep;
 
@@ -30,6 +30,8 @@ struct Args {
     /// inference engine, burn's reference path, or auto (the engine on CPU backends).
     #[arg(long, value_enum)]
     simulator: Option<SimulatorArg>,
+    #[command(flatten)]
+    backend: BackendArg,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -86,7 +88,7 @@ fn main() -> std::process::ExitCode {
                 println!("per-image rows: {}", dir.join("evaluation.csv").display());
             }
             (None, Some(path)) => {
-                let config = config::load(path)?;
+                let config = args.backend.load(path)?;
                 for point in sweep::expand(&config, path)? {
                     let mut config = point.config;
                     if point.label != "base" {

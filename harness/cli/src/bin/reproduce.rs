@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use spiking_unet_cli::run;
-use spiking_unet_experiment::config;
+use spiking_unet_cli::{BackendArg, run};
 use spiking_unet_experiment::reproduce::{self, Options};
 use spiking_unet_experiment::sweep::{self, Shard};
 
@@ -24,6 +23,8 @@ struct Args {
     /// array; then run `report CONFIG` once every shard is done.
     #[arg(long, value_parser = Shard::parse, default_value = "1/1")]
     shard: Shard,
+    #[command(flatten)]
+    backend: BackendArg,
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,7 +33,7 @@ fn main() -> std::process::ExitCode {
         // Validate every config (and its sweep) before any work, so a typo in the last one costs nothing.
         let mut configs = Vec::new();
         for path in &args.configs {
-            let config = config::load(path)?;
+            let config = args.backend.load(path)?;
             let points = args.shard.select(sweep::expand(&config, path)?);
             configs.push((path, config, points));
         }
