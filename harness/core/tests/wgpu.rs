@@ -6,6 +6,16 @@
 //! against flex's GEMM), measured at a few 1e-7 relative for a forward pass; gradients go
 //! through more sums, and a ReLU whose input sits at zero can switch, so they are held to 1e-4
 //! relative (L2 over each parameter's gradient).
+//!
+//! What these tests found (2026-11-30, Mesa lavapipe 22.3.6): the forward pass of both U-Nets
+//! and every gradient of the segmenter's (1x1 head, 2 outputs) agree with flex, but every
+//! gradient of the denoiser's (3x3 head with padding 1, one output channel) is wrong, by 2.5–3.1
+//! in relative L2, with an L1 loss and with a squared error alike, from the head's own bias
+//! gradient (a plain sum of the output gradient) down to conv1. So the fault is not the L1 loss
+//! (`abs`'s backward) but burn's wgpu autodiff around the one-channel output of the residual
+//! head; this is why the quickstart denoiser does not learn on wgpu. The two failing tests are
+//! marked `ignore`; `cargo test -p spiking-unet-core --features wgpu --test wgpu -- --ignored`
+//! reproduces it.
 #![cfg(feature = "wgpu")]
 
 use burn::module::Module;
@@ -19,7 +29,7 @@ fn wgpu() -> Device {
 }
 
 fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor.into_data().to_vec::<f32>().expect("f32")
+    tensor.into_data().try_to_vec::<f32>().expect("f32")
 }
 
 /// ‖a − b‖ / ‖a‖.
@@ -30,8 +40,9 @@ fn relative_l2(a: &[f32], b: &[f32]) -> f64 {
     (diff / norm.max(1e-30)).sqrt()
 }
 
+/// A width-8 U-Net with its parameters tracked for gradients (initialised on flex).
 fn unet(head: Head, out_channels: usize) -> UNet {
-    let cpu = Device::flex();
+    let cpu = Device::flex().autodiff();
     cpu.seed(3);
     UNetConfig {
         in_channels: 1,
@@ -58,7 +69,9 @@ fn gradients(
     device: &Device,
 ) -> Vec<(String, Vec<f32>)> {
     let device = device.clone().autodiff();
-    let model = model.clone().to_device(&device);
+    // `fork`, not `to_device`: the copy gets its own autodiff graph, with its parameters as
+    // leaves that collect gradients.
+    let model = model.clone().fork(&device);
     let output = model.forward(x.clone().to_device(&device));
     let grads = GradientsParams::from_grads(loss(output).backward(), &model);
     let mut out = Vec::new();
@@ -83,10 +96,15 @@ fn assert_gradients_agree(head: Head, out_channels: usize, loss: impl Fn(Tensor<
     let x = random([2, 1, 32, 32], 5);
     let cpu = gradients(&model, &x, &loss, &Device::flex());
     let gpu = gradients(&model, &x, &loss, &wgpu());
-    for ((name, a), (_, b)) in cpu.iter().zip(&gpu) {
-        let error = relative_l2(a, b);
-        assert!(error < 1e-4, "{head:?} {name}: relative error {error:.2e}");
-    }
+    let errors: Vec<(String, f64)> = cpu
+        .iter()
+        .zip(&gpu)
+        .map(|((name, a), (_, b))| (name.clone(), relative_l2(a, b)))
+        .collect();
+    assert!(
+        errors.iter().all(|(_, error)| *error < 1e-4),
+        "{head:?}: relative errors per parameter {errors:?}"
+    );
 }
 
 #[test]
@@ -102,6 +120,7 @@ fn the_forward_pass_matches_flex() {
 }
 
 #[test]
+#[ignore = "fails on burn 0.22.1 wgpu (lavapipe): every gradient of the residual-head U-Net is off by 2.5-3.1 relative; see the module comment"]
 fn the_l1_gradient_of_the_denoiser_matches_flex() {
     let target = random([2, 1, 32, 32], 9);
     assert_gradients_agree(Head::Residual, 1, move |output| {
@@ -111,6 +130,7 @@ fn the_l1_gradient_of_the_denoiser_matches_flex() {
 }
 
 #[test]
+#[ignore = "fails on burn 0.22.1 wgpu (lavapipe): every gradient of the residual-head U-Net is off by 2.5-3.1 relative; see the module comment"]
 fn a_squared_error_gradient_of_the_denoiser_matches_flex() {
     let target = random([2, 1, 32, 32], 9);
     assert_gradients_agree(Head::Residual, 1, move |output| {
