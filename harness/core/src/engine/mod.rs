@@ -48,7 +48,7 @@ use rule::{Rule, RunState};
 /// A convolution whose input has fewer nonzero values than this share runs event-driven
 /// ([`events`]) instead of as a dense GEMM. Measured per layer on the width-64 U-Net at
 /// 256x256, T = 16–32 (2-core Zen 3, AVX2; BENCHMARKS.md): IF layers, 5–16 % nonzero, take
-/// 0.4–0.6 of the dense time; MT layers, 26–44 % nonzero, 0.8–1.25 of it; ReLU outputs of the
+/// 0.3–0.65 of the dense time; MT layers, 26–44 % nonzero, 0.8–1.25 of it; ReLU outputs of the
 /// ANN (about half nonzero) 1.5. The break-even is near a third; a quarter keeps a margin.
 pub const EVENT_DRIVEN_BELOW: f32 = 0.25;
 
@@ -119,7 +119,7 @@ pub struct LayerProfile {
     pub seconds_per_step: f64,
     /// Mean share of nonzero values in the layer's input (for a convolution).
     pub input_density: Option<f64>,
-    /// Share of the steps the convolution ran event-driven.
+    /// Share of the input images (samples · steps) the convolution ran event-driven.
     pub event_driven: Option<f64>,
 }
 
