@@ -20,10 +20,14 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// Send `tracing` output to stderr, at `info` unless `RUST_LOG` says otherwise.
+/// Send `tracing` output to stderr, at `info` unless `RUST_LOG` says otherwise; the GPU
+/// runtime's own `info` lines (one per kernel it tunes) only at `warn`.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,cubecl_runtime=warn,cubecl_wgpu=warn,wgpu_core=warn,wgpu_hal=warn",
+        )
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -53,10 +57,14 @@ impl BackendArg {
         Ok(())
     }
 
-    /// [`config::load`] with the backend applied.
+    /// [`config::load`] with the backend applied; logs the device it will run on.
     pub fn load(&self, path: &std::path::Path) -> anyhow::Result<ExperimentConfig> {
         let mut config = config::load(path)?;
         self.apply(&mut config)?;
+        tracing::info!(
+            "backend {}",
+            spiking_unet_core::device::describe(&config.backend)?
+        );
         Ok(config)
     }
 }

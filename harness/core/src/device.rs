@@ -42,7 +42,9 @@ pub fn device(name: &str) -> Result<Device> {
         #[allow(deprecated)] // kept only to compare against flex
         "ndarray" => Ok(Device::ndarray()),
         #[cfg(feature = "wgpu")]
-        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        "wgpu" => wgpu_runtime::get()
+            .map(|(device, _)| device.clone())
+            .map_err(|reason| unavailable(&reason)),
         #[cfg(feature = "cuda")]
         "cuda" => Ok(Device::cuda(0)),
         // Reached only for the backends whose feature is off in this build.
@@ -50,6 +52,71 @@ pub fn device(name: &str) -> Result<Device> {
             "rebuild with `--features {name}` to enable it"
         ))),
         _ => Err(unavailable("unknown backend")),
+    }
+}
+
+/// What a backend name runs on, for the log and the manifests: the CPU model for the CPU
+/// backends, the adapter, its graphics API and its driver for wgpu (e.g. `llvmpipe (LLVM 15.0.6,
+/// 256 bits), Cpu, Vulkan, driver llvmpipe Mesa 22.3.6`, which says a run used Mesa's
+/// software Vulkan and not a GPU).
+pub fn describe(name: &str) -> Result<String> {
+    device(name)?;
+    Ok(match name {
+        #[cfg(feature = "wgpu")]
+        "wgpu" => wgpu_runtime::get()
+            .map(|(_, description)| format!("wgpu: {description}"))
+            .unwrap_or_default(),
+        #[cfg(feature = "cuda")]
+        "cuda" => "cuda: device 0".to_string(),
+        _ => format!("{name}: {} (CPU)", cpu_model()),
+    })
+}
+
+/// The CPU's model name from `/proc/cpuinfo`, or `unknown CPU` where there is none.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, model)| model.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string())
+}
+
+/// burn's wgpu runtime, initialised once per process through `init_with_setup`: that is the
+/// one call that hands back the adapter, so the manifests can say which device (and driver)
+/// ran. A runtime can be initialised only once, so every wgpu device of the harness comes from
+/// here, never from `Device::wgpu` directly.
+#[cfg(feature = "wgpu")]
+mod wgpu_runtime {
+    use std::sync::OnceLock;
+
+    use burn::tensor::Device;
+
+    static RUNTIME: OnceLock<Result<(Device, String), String>> = OnceLock::new();
+
+    /// The device and a description of its adapter, or why there is none (no Vulkan, Metal
+    /// or DX12 driver: install `mesa-vulkan-drivers` for a software one).
+    pub fn get() -> Result<&'static (Device, String), String> {
+        RUNTIME
+            .get_or_init(|| {
+                let (device, setup) = Device::wgpu_options().init_with_setup().map_err(|err| {
+                    format!(
+                        "no wgpu adapter ({err}); a GPU needs its Vulkan driver, a CPU-only \
+                         machine Mesa's lavapipe (`apt-get install mesa-vulkan-drivers`)"
+                    )
+                })?;
+                let info = setup.adapter.get_info();
+                let description = format!(
+                    "{}, {:?}, {:?}, driver {} {}",
+                    info.name, info.device_type, info.backend, info.driver, info.driver_info
+                );
+                Ok((device, description))
+            })
+            .as_ref()
+            .map_err(String::clone)
     }
 }
 
@@ -66,5 +133,13 @@ mod tests {
             "{message}"
         );
         assert!(device(DEFAULT_BACKEND).is_ok());
+    }
+
+    #[test]
+    fn the_cpu_backend_is_described_by_its_processor() {
+        let description = describe("flex").expect("flex is always built");
+        assert!(description.starts_with("flex: "), "{description}");
+        assert!(description.ends_with("(CPU)"), "{description}");
+        assert!(describe("tpu").is_err());
     }
 }

@@ -117,6 +117,22 @@ impl UNetConfig {
         }
     }
 
+    /// Build the network with weights drawn on the CPU from `seed`, then placed on `device`:
+    /// the same initial weights on every backend, so that a run on wgpu starts where the flex
+    /// run of the same config does.
+    ///
+    /// burn initialises a parameter lazily, at its first use, from the random stream of the
+    /// device it is on by then. A forward pass on the CPU draws every one, in the order of use
+    /// (the order in which a first training step on the CPU would draw them), before the move.
+    pub fn init_seeded(&self, seed: u64, device: &Device) -> Result<UNet> {
+        let cpu = Device::flex().autodiff();
+        cpu.seed(seed);
+        let model = self.init(&cpu)?;
+        let side = 1 << self.depth;
+        model.forward(Tensor::zeros([1, self.in_channels, side, side], &cpu));
+        Ok(model.fork(device))
+    }
+
     /// Build the network with freshly initialised weights (burn's defaults, PyTorch's Kaiming
     /// uniform), drawn from the device's random stream: seed the device first for determinism.
     pub fn init(&self, device: &Device) -> Result<UNet> {
@@ -245,7 +261,7 @@ impl UNet {
             x = activation(Site::Conv(n), self.convs[n - 1].forward(x));
             n += 1;
         }
-        self.head.forward(x)
+        standard_layout(self.head.forward(x))
     }
 
     /// All activation sites in the order the forward pass visits them.
@@ -345,6 +361,22 @@ fn ann_activation(site: Site, x: Tensor<4>) -> Tensor<4> {
         Site::Pool(_) => x,
         Site::Conv(_) | Site::Up(_) => relu(x),
     }
+}
+
+/// Works around a fault of burn 0.22.1 on its GPU backends (found on wgpu, lavapipe): a
+/// convolution's output comes in a layout that some later operations misread. With one output
+/// channel, `head(x) − target` came out wrong (an MSE of 1.25–1.40, varying from run to run,
+/// where flex gives 0.426 on the same weights) while `target − head(x)` was right: that is why
+/// the gray denoiser did not learn on wgpu. With two, splitting the batch axis of the head's
+/// output (`reshape([steps, batch, ..])`, as the time-batched simulation does) summed the wrong
+/// elements. Flattening each sample and back gives the tensor the standard layout (a copy on
+/// wgpu, of the head's few channels only; a free view on the CPU backends).
+/// `harness/core/tests/wgpu.rs` holds the cases.
+fn standard_layout(output: Tensor<4>) -> Tensor<4> {
+    let [batch, channels, height, width] = output.dims();
+    output
+        .reshape([batch, channels * height * width])
+        .reshape([batch, channels, height, width])
 }
 
 #[cfg(test)]

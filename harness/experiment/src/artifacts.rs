@@ -52,6 +52,11 @@ pub struct Provenance {
     pub git_commit: String,
     /// Backend name (`flex`, `wgpu`, ...).
     pub backend: String,
+    /// What the backend ran on: the CPU model, or the wgpu adapter, graphics API and driver
+    /// (a software Vulkan such as lavapipe says so here). Empty in manifests written before
+    /// it was recorded.
+    #[serde(default)]
+    pub device: String,
     /// `(file, sha256)` of every dataset file read.
     pub dataset_files: Vec<(String, String)>,
     /// Version of this harness.
@@ -76,6 +81,8 @@ impl Provenance {
             seed: config.seed,
             git_commit: git_commit(),
             backend: config.backend.clone(),
+            device: spiking_unet_core::device::describe(&config.backend)
+                .unwrap_or_else(|err| err.to_string()),
             dataset_files,
             harness_version: env!("CARGO_PKG_VERSION").to_string(),
             burn_version: BURN_VERSION.to_string(),

@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use serde::Serialize;
 use spiking_unet_core::convert::{
@@ -119,10 +120,76 @@ fn write_f32(path: &Path, values: &[f32]) -> Result<()> {
     artifacts::write_atomic(path, &bytes)
 }
 
-/// Build the case's network, write it to `out` for the twin, and time the engine.
-pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
+/// What was measured on a burn backend (`bench-engine --backend NAME`), in seconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendTimes {
+    /// The backend name.
+    pub backend: String,
+    /// What it ran on (CPU model, or wgpu adapter and driver).
+    pub device: String,
+    /// One ANN training step (forward, L1 loss, backward, Adam) on a batch of one image.
+    pub ann_train_step_s: f64,
+    /// One ANN forward of one image.
+    pub ann_forward_s: f64,
+    /// burn's simulation (time-batched, chunks of 8 steps), per time step.
+    pub snn_step_s: f64,
+    /// Spikes of all sites over the run.
+    pub spikes: f64,
+}
+
+/// Time the case on a burn backend: ANN training step, ANN forward and burn's simulation, all on
+/// the device. Each timed run ends by reading a value back, which waits for the device.
+pub fn run_on_backend(case: &BenchCase, backend: &str) -> Result<BackendTimes> {
+    let device = spiking_unet_core::device::device(backend)?;
+    let snn = converted(case, &Device::flex())?;
+    let shape = [1, 1, case.size, case.size];
+    let cpu = Device::flex();
+    cpu.seed(case.seed + 1);
+    let x = Tensor::<4>::random(shape, Distribution::Default, &cpu).to_device(&device);
+    let ann = snn.unet.clone().to_device(&device);
+    let on_device = SpikingUNet {
+        unet: ann.clone(),
+        neuron: snn.neuron.clone(),
+    };
+    let ann_forward_s = time(case.repeats, || {
+        tensor_values(ann.forward(x.clone()))?;
+        Ok(())
+    })?;
+    let train = device.clone().autodiff();
+    let mut model = Some(snn.unet.clone().fork(&train).train());
+    let mut optimizer = burn::optim::AdamConfig::new().with_epsilon(1e-8).init();
+    let (noisy, target) = (
+        x.clone().to_device(&train),
+        x.zeros_like().to_device(&train),
+    );
+    let ann_train_step_s = time(case.repeats, || {
+        let current = model.take().expect("the model is put back after each step");
+        let loss = spiking_unet_core::loss::l1(current.forward(noisy.clone()), target.clone());
+        loss.clone().into_scalar::<f32>();
+        let gradients = burn::optim::GradientsParams::from_grads(loss.backward(), &current);
+        model = Some(optimizer.step(1e-4, current, gradients));
+        Ok(())
+    })?;
+    let t = case.time_steps;
+    let mut spikes = 0.0;
+    let snn_step_s = time(case.repeats, || {
+        let run = simulate(&on_device, x.clone(), &[t], 8.min(t))?;
+        spikes = run[0].spikes.values().sum();
+        Ok(())
+    })? / t as f64;
+    Ok(BackendTimes {
+        backend: backend.to_string(),
+        device: spiking_unet_core::device::describe(backend)?,
+        ann_train_step_s,
+        ann_forward_s,
+        snn_step_s,
+        spikes,
+    })
+}
+
+/// The case's converted U-Net on seeded random weights, built on `device`.
+fn converted(case: &BenchCase, device: &Device) -> Result<SpikingUNet> {
     let neuron = neuron(&case.neuron)?;
-    let device = Device::flex();
     device.seed(case.seed);
     let ann = UNetConfig {
         in_channels: 1,
@@ -131,10 +198,10 @@ pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
         depth: 4,
         head: Head::Residual,
     }
-    .init(&device)?;
+    .init(device)?;
     // Scale factors from four 64x64 random images: cheap at width 64, and any factors will
     // do, since harness and twin run the same rescaled weights.
-    let calibration = Tensor::<4>::random([4, 1, 64, 64], Distribution::Default, &device);
+    let calibration = Tensor::<4>::random([4, 1, 64, 64], Distribution::Default, device);
     let activations = Activations::record(&ann, calibration)?;
     let spec = ConversionSpec {
         normalization: case.normalization,
@@ -143,10 +210,16 @@ pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
     };
     let factors = scale_factors(&ann, &activations, &spec, 4)?;
     drop(activations);
-    let snn = SpikingUNet {
+    Ok(SpikingUNet {
         unet: rescale(&ann, &factors)?,
         neuron,
-    };
+    })
+}
+
+/// Build the case's network, write it to `out` for the twin, and time the engine.
+pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
+    let device = Device::flex();
+    let snn = converted(case, &device)?;
     let shape = [1, 1, case.size, case.size];
     let x = Tensor::<4>::random(shape, Distribution::Default, &device);
     let mut engine = Engine::spiking(&snn)?;

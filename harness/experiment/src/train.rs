@@ -97,9 +97,9 @@ pub fn train(config: &ExperimentConfig, config_path: &Path) -> Result<TrainOutco
     let unet = task.unet(config);
     let device = spiking_unet_core::device::device(&config.backend)?;
     let train_device = device.clone().autodiff();
-    // Weights are drawn from the device's stream: seeding it makes initialisation repeatable.
     train_device.seed(config.seed);
-    let mut model = unet.init(&train_device)?;
+    // Drawn on the CPU from the seed: every backend starts from the same weights.
+    let mut model = unet.init_seeded(config.seed, &train_device)?;
     let mut optimizer = build_optimizer(&config.train);
     let checkpoint_dir = dir.join(files::CHECKPOINT_DIR);
     let state_path = checkpoint_dir.join("state.json");

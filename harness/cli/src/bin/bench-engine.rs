@@ -1,7 +1,8 @@
 //! `bench-engine --width 64 --size 256 --neuron mt --time-steps 32 --out DIR`: the harness side
 //! of `scripts/bench/run.sh`. Builds a converted U-Net on seeded random weights, writes weights
 //! (authors' naming), input and read-out for the PyTorch twin, and prints the engine's timings
-//! as JSON.
+//! as JSON. With `--backend NAME` it times burn on that backend instead
+//! (`scripts/bench/gpu.sh`).
 
 use std::path::PathBuf;
 
@@ -46,9 +47,14 @@ struct Args {
     /// engine's measured threshold; 0 = always dense, 2 = always event-driven).
     #[arg(long)]
     event_driven_below: Option<f32>,
+    /// Instead of the engine, time burn on this backend (flex, wgpu, ...): an ANN training
+    /// step, an ANN forward and burn's simulation per step, all on the device
+    /// (`scripts/bench/gpu.sh`).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["reference", "memory_only", "event_driven_below"])]
+    backend: Option<String>,
     /// Folder for the twin's inputs (weights, input, read-out, case.json).
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "backend")]
+    out: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,8 +75,12 @@ fn main() -> std::process::ExitCode {
             memory_only: args.memory_only,
             event_driven_below: args.event_driven_below,
         };
-        let times = bench::run(&case, &args.out)?;
-        println!("{}", serde_json::to_string(&times)?);
+        let json = match (&args.backend, &args.out) {
+            (Some(backend), _) => serde_json::to_string(&bench::run_on_backend(&case, backend)?)?,
+            (None, Some(out)) => serde_json::to_string(&bench::run(&case, out)?)?,
+            (None, None) => unreachable!("clap requires --out without --backend"),
+        };
+        println!("{json}");
         Ok(())
     })
 }
