@@ -489,6 +489,7 @@ mod tests {
 
     #[test]
     fn percentile_matches_numpy_linear_interpolation() {
+        let _rng = crate::random_stream();
         // numpy.percentile([1, 2, 3, 4], 50) = 2.5; p99.9 of 0..=999 = 998.001.
         assert_eq!(percentile_linear(&mut [4.0, 1.0, 3.0, 2.0], 50.0), 2.5);
         let mut values: Vec<f32> = (0..1000).rev().map(|v| v as f32).collect();
@@ -518,6 +519,7 @@ mod tests {
 
     #[test]
     fn the_layer_graph_follows_the_authors_table() {
+        let _rng = crate::random_stream();
         let graph = layer_graph(&small_unet(4));
         let find = |l: Layer| {
             graph
@@ -543,6 +545,7 @@ mod tests {
 
     #[test]
     fn layer_and_connection_wise_coincide_without_pools_and_concatenations() {
+        let _rng = crate::random_stream();
         let device = Device::flex();
         let model = small_unet(0);
         let x = Tensor::<4>::random([4, 1, 16, 16], Distribution::Default, &device);
@@ -566,6 +569,7 @@ mod tests {
 
     #[test]
     fn connection_wise_scales_each_branch_by_its_producer_and_differs_from_layer_wise() {
+        let _rng = crate::random_stream();
         let device = Device::flex();
         let model = small_unet(2);
         let x = Tensor::<4>::random([2, 1, 16, 16], Distribution::Default, &device);
@@ -635,6 +639,7 @@ mod tests {
 
     #[test]
     fn rescaling_preserves_the_ann_function_up_to_the_output_scale() {
+        let _rng = crate::random_stream();
         // With λ_out(head) = 1, a normalized ReLU network computes the same function: every
         // hidden activation is divided by its λ, and the next layer multiplies it back.
         let device = Device::flex();

@@ -139,6 +139,7 @@ mod tests {
 
     #[test]
     fn the_gate_returns_the_flow_and_passes_the_masked_gradient() {
+        let _rng = crate::random_stream();
         let device = Device::flex().autodiff();
         device.seed(2);
         let conv1 = Conv2dConfig::new([1, 3], [3, 3]).init(&device);

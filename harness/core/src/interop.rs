@@ -121,6 +121,7 @@ mod tests {
 
     #[test]
     fn safetensors_round_trip_in_the_authors_naming() {
+        let _rng = crate::random_stream();
         let device = Device::flex();
         device.seed(3);
         let config = UNetConfig {

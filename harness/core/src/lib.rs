@@ -24,3 +24,15 @@ pub mod neuron;
 pub mod simulate;
 
 pub use error::{Error, Result};
+
+/// Held for the whole of every test that seeds or draws from burn's random stream. The stream
+/// is one per process, tests run on parallel threads, and parameters are drawn lazily at their
+/// first use, so without it a test can draw its weights after a neighbour reseeded (seen as a
+/// test that failed once in several runs).
+#[cfg(test)]
+pub(crate) fn random_stream() -> std::sync::MutexGuard<'static, ()> {
+    static STREAM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    STREAM
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

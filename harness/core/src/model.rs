@@ -396,6 +396,7 @@ mod tests {
 
     #[test]
     fn paper_parameter_counts() {
+        let _rng = crate::random_stream();
         // authors-code §1.1: the counts of the released PyTorch models.
         let device = Device::flex();
         let cases = [
@@ -412,6 +413,7 @@ mod tests {
 
     #[test]
     fn output_keeps_input_size_and_sites_match_forward() {
+        let _rng = crate::random_stream();
         let device = Device::flex();
         device.seed(1);
         let model = config(1, 2, 8, Head::Logits)
@@ -437,6 +439,7 @@ mod tests {
 
     #[test]
     fn rejects_sizes_that_are_not_multiples_of_two_to_the_depth() {
+        let _rng = crate::random_stream();
         let device = Device::flex();
         let model = config(1, 1, 8, Head::Residual)
             .init(&device)
@@ -457,6 +460,7 @@ mod tests {
 
     #[test]
     fn first_layer_macs_follow_the_authors_formula() {
+        let _rng = crate::random_stream();
         // authors-code §11: first-layer MACs = 9·C_in·64·H·W + 64·H·W.
         let device = Device::flex();
         let model = config(1, 1, 64, Head::Residual)

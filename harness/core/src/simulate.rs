@@ -175,6 +175,52 @@ pub fn time_chunk_for_budget(
     ((budget_bytes / per_step.max(1)) as usize).clamp(1, max_chunk.max(1))
 }
 
+/// Samples per simulated batch that keep one time step's activations within `budget_bytes`:
+/// all `batch` samples when they fit, at least one. Sized like [`time_chunk_for_budget`], so
+/// the two together bound a chunk's memory where one step of every tile would not fit.
+pub fn samples_for_budget(
+    unet: &UNet,
+    batch: usize,
+    height: usize,
+    width: usize,
+    budget_bytes: u64,
+) -> usize {
+    let per_sample = 4 * 4 * unet.site_elements(height, width);
+    ((budget_bytes / per_sample.max(1)) as usize).clamp(1, batch.max(1))
+}
+
+/// The checkpoints of one batch simulated in parts (consecutive groups of its samples): read-out
+/// sums joined along the batch axis in order, spike counts added.
+pub fn merge_checkpoints(parts: Vec<Vec<Checkpoint>>) -> Result<Vec<Checkpoint>> {
+    let mut parts = parts.into_iter();
+    let Some(mut merged) = parts.next() else {
+        return Ok(Vec::new());
+    };
+    for part in parts {
+        if part.len() != merged.len() {
+            return Err(Error::Conversion(format!(
+                "parts of a batch reached {} and {} checkpoints",
+                merged.len(),
+                part.len()
+            )));
+        }
+        for (total, checkpoint) in merged.iter_mut().zip(part) {
+            if total.time_steps != checkpoint.time_steps {
+                return Err(Error::Conversion(format!(
+                    "parts of a batch at T = {} and T = {}",
+                    total.time_steps, checkpoint.time_steps
+                )));
+            }
+            total.output_sum =
+                Tensor::cat(vec![total.output_sum.clone(), checkpoint.output_sum], 0);
+            for (site, spikes) in checkpoint.spikes {
+                *total.spikes.entry(site).or_insert(0.0) += spikes;
+            }
+        }
+    }
+    Ok(merged)
+}
+
 /// Spike, synaptic-operation and energy figures of a checkpoint, per sample.
 pub fn spike_report(
     unet: &UNet,
@@ -260,7 +306,57 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_simulated_in_parts_and_merged_equals_it_simulated_whole() {
+        let _rng = crate::random_stream();
+        let (snn, x) = converted(Normalization::ConnectionWise, Neuron::paper_mt());
+        let checkpoints = [2, 5];
+        let whole = simulate(&snn, x.clone(), &checkpoints, 2).expect("simulated");
+        let parts = (0..2)
+            .map(|i| simulate(&snn, x.clone().narrow(0, i, 1), &checkpoints, 2))
+            .collect::<Result<Vec<_>>>()
+            .expect("simulated");
+        let merged = merge_checkpoints(parts).expect("same checkpoints");
+        for (a, b) in whole.iter().zip(&merged) {
+            assert_eq!(a.time_steps, b.time_steps);
+            assert_eq!(a.spikes, b.spikes, "T={}", a.time_steps);
+            let a = a
+                .output_sum
+                .clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("f32");
+            let b = b
+                .output_sum
+                .clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("f32");
+            assert_eq!(a, b, "each sample's read-out is computed alone either way");
+        }
+        let err = merge_checkpoints(vec![whole.clone(), whole[..1].to_vec()])
+            .expect_err("different checkpoints");
+        assert!(err.to_string().contains("2 and 1"), "{err}");
+    }
+
+    #[test]
+    fn budgets_split_batches_only_when_one_step_does_not_fit() {
+        let _rng = crate::random_stream();
+        let (snn, _) = converted(Normalization::LayerWise, Neuron::paper_mt());
+        let per_sample = 16 * snn.unet.site_elements(16, 16);
+        assert_eq!(
+            samples_for_budget(&snn.unet, 6, 16, 16, 100 * per_sample),
+            6
+        );
+        assert_eq!(
+            samples_for_budget(&snn.unet, 6, 16, 16, 2 * per_sample + 1),
+            2
+        );
+        assert_eq!(samples_for_budget(&snn.unet, 6, 16, 16, 1), 1);
+    }
+
+    #[test]
     fn time_batched_and_step_by_step_paths_emit_identical_spikes() {
+        let _rng = crate::random_stream();
         let neurons = [
             Neuron::If {
                 threshold: 1.0,
@@ -323,6 +419,7 @@ mod tests {
 
     #[test]
     fn checkpoints_agree_with_separate_shorter_runs() {
+        let _rng = crate::random_stream();
         let (snn, x) = converted(Normalization::ConnectionWise, Neuron::paper_mt());
         let together = simulate(&snn, x.clone(), &[5, 9], 2).expect("simulated");
         let alone = simulate(&snn, x, &[5], 1).expect("simulated");
@@ -340,6 +437,7 @@ mod tests {
 
     #[test]
     fn the_report_counts_the_paper_layers_and_energy() {
+        let _rng = crate::random_stream();
         let (snn, x) = converted(Normalization::ConnectionWise, Neuron::paper_mt());
         let run = simulate(&snn, x, &[6], 1).expect("simulated");
         let report = spike_report(&snn.unet, &run[0], 2, 16, 16);

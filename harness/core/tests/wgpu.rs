@@ -57,6 +57,7 @@ fn relative_l2(a: &[f32], b: &[f32]) -> f64 {
 /// (`init_seeded` draws every weight on the CPU before anything moves: burn would otherwise
 /// draw a parameter at its first use, on whatever device it is on by then.)
 fn unet(head: Head, out_channels: usize) -> UNet {
+    let _rng = seeding();
     let cpu = Device::flex().autodiff();
     UNetConfig {
         in_channels: 1,
@@ -69,7 +70,19 @@ fn unet(head: Head, out_channels: usize) -> UNet {
     .expect("valid config")
 }
 
+/// Hold while seeding the CPU's random stream and drawing from it. The stream is one per
+/// process and the tests run on parallel threads: without the lock, one test's `seed` lands
+/// between another's seed and draws (seen here: the same "seeded" weights differing from run to
+/// run).
+fn seeding() -> std::sync::MutexGuard<'static, ()> {
+    static STREAM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    STREAM
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn random(shape: [usize; 4], seed: u64) -> Tensor<4> {
+    let _rng = seeding();
     let cpu = Device::flex();
     cpu.seed(seed);
     Tensor::<4>::random(shape, Distribution::Default, &cpu)
@@ -261,6 +274,7 @@ fn simulation_matches_flex_for_every_neuron() {
 
 /// Synthetic denoising data: smooth images, noise of σ = 0.1, seeded.
 fn noisy_pairs(seed: u64) -> (Tensor<4>, Tensor<4>) {
+    let _rng = seeding();
     let cpu = Device::flex();
     cpu.seed(seed);
     let coarse = Tensor::<4>::random([4, 1, 8, 8], Distribution::Default, &cpu);
@@ -291,8 +305,9 @@ fn denoiser_losses(device: &Device, steps: usize) -> Vec<f32> {
 }
 
 /// The quickstart case of the issue: on wgpu the denoiser did not learn. Both backends take
-/// the same Adam steps from the same weights on the same batch; f32 rounding makes the paths
-/// drift slowly, so the losses are held to 2 % of each other, and both must fall.
+/// the same Adam steps from the same weights on the same batch. f32 rounding makes the paths
+/// drift apart, slowly: after 30 steps the losses agreed to 1e-7 relative here (0.1387 falling
+/// to 0.0841 on both). They are held to 1e-3, room for another CPU under lavapipe.
 #[test]
 fn a_denoiser_learns_on_wgpu_as_on_flex() {
     let steps = 30;
@@ -304,7 +319,7 @@ fn a_denoiser_learns_on_wgpu_as_on_flex() {
     );
     for (step, (a, b)) in cpu.iter().zip(&gpu).enumerate() {
         assert!(
-            (a - b).abs() <= 0.02 * a,
+            (a - b).abs() <= 1e-3 * a,
             "step {step}: loss {a} on flex, {b} on wgpu\nflex {cpu:?}\nwgpu {gpu:?}"
         );
     }

@@ -275,7 +275,10 @@ pub struct EvaluateConfig {
     /// Time steps each layer processes per batched call; null = as many as fit in
     /// `memory_budget_mib`, at most 8 (1 = the step-by-step reference path). Default null.
     pub time_chunk: Option<usize>,
-    /// Memory for one chunk's activations, in MiB, when `time_chunk` is null. Default 512.
+    /// Memory for one chunk's activations, in MiB: it sets `time_chunk` when that is null, and
+    /// splits an image's tiles into groups simulated one after the other when one time step of
+    /// all of them would not fit (on a GPU, the device memory the simulation may take).
+    /// Default 512.
     pub memory_budget_mib: u64,
     /// What runs the spiking networks (evaluation and fine-tuning's simulation) and the
     /// ANN's evaluation: `engine` (the CPU inference engine), `reference` (burn, on the

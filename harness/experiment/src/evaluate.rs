@@ -12,7 +12,8 @@ use burn::tensor::Device;
 use spiking_unet_core::engine::Engine;
 use spiking_unet_core::model::UNet;
 use spiking_unet_core::simulate::{
-    ENERGY_PER_MAC_PJ, simulate, spike_report, time_chunk_for_budget,
+    ENERGY_PER_MAC_PJ, merge_checkpoints, samples_for_budget, simulate, spike_report,
+    time_chunk_for_budget,
 };
 
 use crate::config::EvaluateConfig;
@@ -311,14 +312,22 @@ fn simulate_split(
     for (k, item) in items.iter().enumerate() {
         let (h, w) = item.layout.tile_size;
         let tiles = item.tiles();
+        // Tiles in groups that fit the budget (all at once when one step of them does), then
+        // as many time steps per batched call as still fit.
+        let group = samples_for_budget(&snn.unet, tiles, h, w, budget);
         let chunk = evaluate
             .time_chunk
-            .unwrap_or_else(|| time_chunk_for_budget(&snn.unet, tiles, h, w, budget, 8));
+            .unwrap_or_else(|| time_chunk_for_budget(&snn.unet, group, h, w, budget, 8));
         let input = item.network_input(&device);
-        let checkpoints = match &engine {
-            Some(engine) => engine.simulate(input, steps, chunk, false)?.0,
-            None => simulate(&snn, input, steps, chunk)?,
-        };
+        let mut parts = Vec::new();
+        for start in (0..tiles).step_by(group) {
+            let tiles_here = input.clone().narrow(0, start, group.min(tiles - start));
+            parts.push(match &engine {
+                Some(engine) => engine.simulate(tiles_here, steps, chunk, false)?.0,
+                None => simulate(&snn, tiles_here, steps, chunk)?,
+            });
+        }
+        let checkpoints = merge_checkpoints(parts)?;
         progress.inc(*steps.last().unwrap_or(&0) as u64);
         for (c, checkpoint) in checkpoints.iter().enumerate() {
             let output = item.recompose(&tensor_values(checkpoint.mean_output())?);

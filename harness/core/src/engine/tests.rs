@@ -100,6 +100,7 @@ fn neurons() -> Vec<Neuron> {
 
 #[test]
 fn the_ann_forward_matches_burn() {
+    let _rng = crate::random_stream();
     for (depth, head, channels, shape) in [
         (4, Head::Residual, 1, [2, 1, 32, 48]),
         (2, Head::Logits, 3, [1, 3, 16, 24]),
@@ -125,6 +126,7 @@ fn the_ann_forward_matches_burn() {
 
 #[test]
 fn the_simulation_matches_burn_for_every_neuron_and_normalization() {
+    let _rng = crate::random_stream();
     let x = input([2, 1, 32, 32], 3.0, 7);
     let checkpoints = [1, 8, 37, 128];
     let (mut strict, mut compared) = (0, 0);
@@ -206,6 +208,7 @@ fn compare(reference: &[Checkpoint], fast: &[Checkpoint], label: &str) -> usize 
 
 #[test]
 fn every_layer_spikes_in_the_test_network() {
+    let _rng = crate::random_stream();
     // Guards the test above against a network in which deep layers never fire.
     let x = input([2, 1, 32, 32], 3.0, 7);
     let snn = converted(Normalization::ConnectionWise, Neuron::paper_mt(), &x);
@@ -220,6 +223,7 @@ fn every_layer_spikes_in_the_test_network() {
 
 #[test]
 fn the_flow_matches_burn() {
+    let _rng = crate::random_stream();
     let x = input([2, 1, 32, 32], 3.0, 9);
     for neuron in [Neuron::paper_mt(), neurons()[1].clone()] {
         let snn = converted(Normalization::ConnectionWise, neuron.clone(), &x);
@@ -252,6 +256,7 @@ fn the_flow_matches_burn() {
 
 #[test]
 fn time_chunks_and_channel_tiles_do_not_change_the_spikes() {
+    let _rng = crate::random_stream();
     // Chunks of several steps convolve whole images in one GEMM; step by step, each image
     // alone. Both must give the same spikes, whichever path each image's convolutions take:
     // all dense, all event-driven, the engine's default, and a threshold inside the range of
@@ -295,6 +300,7 @@ fn time_chunks_and_channel_tiles_do_not_change_the_spikes() {
 
 #[test]
 fn the_event_driven_path_gives_the_dense_paths_spikes() {
+    let _rng = crate::random_stream();
     // Both paths sum the same products in different orders, so they agree as the engine and
     // burn do (the tolerances of `compare`), and mostly to the element.
     let x = input([1, 1, 64, 64], 3.0, 13);
@@ -326,6 +332,7 @@ fn the_event_driven_path_gives_the_dense_paths_spikes() {
 
 #[test]
 fn the_profile_reports_the_path_each_convolution_took() {
+    let _rng = crate::random_stream();
     let x = input([1, 1, 32, 32], 3.0, 7);
     let snn = converted(Normalization::ConnectionWise, neurons()[0].clone(), &x);
     for (below, share) in [(0.0, 0.0), (2.0, 1.0)] {
@@ -351,6 +358,7 @@ fn the_profile_reports_the_path_each_convolution_took() {
 
 #[test]
 fn bad_inputs_are_errors() {
+    let _rng = crate::random_stream();
     let x = input([1, 1, 32, 32], 1.0, 1);
     let snn = converted(Normalization::LayerWise, Neuron::paper_mt(), &x);
     let engine = Engine::spiking(&snn).expect("compiles");
