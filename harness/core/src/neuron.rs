@@ -110,6 +110,26 @@ pub enum Neuron {
 }
 
 impl Neuron {
+    /// One neuron of each kind at threshold 1: IF reset to zero, IF reset by subtraction, the
+    /// paper's MT and a burst neuron of up to 3 spikes; what the equivalence tests sweep.
+    pub fn one_of_each() -> Vec<Neuron> {
+        vec![
+            Neuron::If {
+                threshold: 1.0,
+                reset: Reset::Zero,
+            },
+            Neuron::If {
+                threshold: 1.0,
+                reset: Reset::Subtract,
+            },
+            Neuron::paper_mt(),
+            Neuron::Burst {
+                threshold: 1.0,
+                max_spikes: 3,
+            },
+        ]
+    }
+
     /// The paper's MT neuron with its ladder {2, 1, 0.5, 0.25}.
     pub fn paper_mt() -> Neuron {
         Neuron::MultiThreshold {

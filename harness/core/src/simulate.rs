@@ -273,7 +273,6 @@ mod tests {
         Activations, ConversionSpec, Normalization, Statistic, rescale, scale_factors,
     };
     use crate::model::{Head, UNetConfig};
-    use crate::neuron::Reset;
     use burn::tensor::{Device, Distribution};
 
     fn converted(normalization: Normalization, neuron: Neuron) -> (SpikingUNet, Tensor<4>) {
@@ -357,21 +356,7 @@ mod tests {
     #[test]
     fn time_batched_and_step_by_step_paths_emit_identical_spikes() {
         let _rng = crate::random_stream();
-        let neurons = [
-            Neuron::If {
-                threshold: 1.0,
-                reset: Reset::Zero,
-            },
-            Neuron::If {
-                threshold: 1.0,
-                reset: Reset::Subtract,
-            },
-            Neuron::paper_mt(),
-            Neuron::Burst {
-                threshold: 1.0,
-                max_spikes: 3,
-            },
-        ];
+        let neurons = Neuron::one_of_each();
         for normalization in [
             Normalization::LayerWise,
             Normalization::ConnectionWise,

@@ -32,7 +32,7 @@ use spiking_unet_core::convert::{
 use spiking_unet_core::finetune::{Flow, HeadBias, flow_forward};
 use spiking_unet_core::loss;
 use spiking_unet_core::model::{Head, UNet, UNetConfig};
-use spiking_unet_core::neuron::{Neuron, Reset};
+use spiking_unet_core::neuron::Neuron;
 use spiking_unet_core::simulate::{SpikingUNet, simulate};
 
 /// The harness's wgpu device (the runtime can be initialised once per process, and the
@@ -226,21 +226,7 @@ fn conversion_factors_match_flex() {
 /// of the head's output, to 1e-3 relative L2; both measured at 1e-6 or below here.
 #[test]
 fn simulation_matches_flex_for_every_neuron() {
-    let neurons = [
-        Neuron::If {
-            threshold: 1.0,
-            reset: Reset::Zero,
-        },
-        Neuron::If {
-            threshold: 1.0,
-            reset: Reset::Subtract,
-        },
-        Neuron::paper_mt(),
-        Neuron::Burst {
-            threshold: 1.0,
-            max_spikes: 3,
-        },
-    ];
+    let neurons = Neuron::one_of_each();
     let checkpoints = [1, 4, 16];
     for head in [Head::Residual, Head::Logits] {
         for neuron in &neurons {

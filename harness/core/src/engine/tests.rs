@@ -27,7 +27,7 @@ use crate::convert::{
     Activations, ConversionSpec, Normalization, Statistic, rescale, scale_factors,
 };
 use crate::model::{Head, UNetConfig};
-use crate::neuron::{Neuron, Reset};
+use crate::neuron::Neuron;
 use crate::simulate::{simulate, simulate_keeping_state};
 
 fn unet(depth: usize, head: Head, in_channels: usize, seed: u64) -> UNet {
@@ -81,21 +81,7 @@ fn relative_max_difference(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn neurons() -> Vec<Neuron> {
-    vec![
-        Neuron::If {
-            threshold: 1.0,
-            reset: Reset::Zero,
-        },
-        Neuron::If {
-            threshold: 1.0,
-            reset: Reset::Subtract,
-        },
-        Neuron::paper_mt(),
-        Neuron::Burst {
-            threshold: 1.0,
-            max_spikes: 3,
-        },
-    ]
+    Neuron::one_of_each()
 }
 
 #[test]
