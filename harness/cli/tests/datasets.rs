@@ -181,7 +181,7 @@ fn fetch_verify_corrupt_and_offline_end_to_end() {
         assert!(output.status.success(), "{binary}: {}", printed(&output));
     }
     let comparison = crate::util::read(&run.dir.path().join("runs/tiny/comparison.csv"));
-    for needle in ["ann,test,all,,psnr,", "mt[2,1,0.5,0.25],test,all,2,psnr,"] {
+    for needle in ["ann,test,all,,psnr,", "mt[2,1,0.5,0.25]\",test,all,2,psnr,"] {
         assert!(comparison.contains(needle), "{needle} in\n{comparison}");
     }
     // Every one of the 12 test images was scored.

@@ -12,3 +12,6 @@ mod sweep_report;
 // `datasets` list/info/fetch/verify against the loopback mock hub, then train and evaluate
 // on the fetched benchmark offline.
 mod datasets;
+// --set, --backend, --threads, --version, --log-format json on every binary; planning reads no
+// dataset.
+mod options;

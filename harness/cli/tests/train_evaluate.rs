@@ -77,7 +77,8 @@ fn train_convert_evaluate_write_complete_artifacts() {
     let comparison = read(&run.dir.path().join("runs/tiny/comparison.csv"));
     for needle in [
         "ann,test,all,,psnr,",
-        "connection_wise / mt[2,1,0.5,0.25],test,all,4,psnr,",
+        // A label with commas is one quoted field.
+        "\"connection_wise / mt[2,1,0.5,0.25]\",test,all,4,psnr,",
         ",test,all,2,energy_paper_pj,",
     ] {
         assert!(comparison.contains(needle), "{needle} in\n{comparison}");

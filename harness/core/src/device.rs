@@ -120,6 +120,31 @@ mod wgpu_runtime {
     }
 }
 
+/// Use `threads` worker threads for all CPU work (burn's `flex` kernels and the engine both
+/// run on rayon's global pool). Must be called before any computation; the pool can be sized
+/// once per process.
+pub fn set_worker_threads(threads: usize) -> Result<()> {
+    if threads == 0 {
+        return Err(Error::Backend {
+            name: "threads".into(),
+            reason: "--threads must be at least 1".into(),
+        });
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|err| Error::Backend {
+            name: "threads".into(),
+            reason: format!("the worker pool was already started: {err}"),
+        })
+}
+
+/// Worker threads of the CPU pool (one per core unless [`set_worker_threads`] or
+/// `RAYON_NUM_THREADS` said otherwise).
+pub fn worker_threads() -> usize {
+    rayon::current_num_threads()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,9 @@ pub mod drive_preprocessing;
 pub mod error;
 pub mod fetch;
 pub mod manifest;
+/// Test support only: other crates' tests enable it with the `test-support` feature; it is not
+/// part of the library a binary links.
+#[cfg(any(test, feature = "test-support"))]
 pub mod mock_hub;
 pub mod pipelines;
 

@@ -1,10 +1,10 @@
-//! Artifact folders: where each stage writes, how (atomically), and the provenance manifest
-//! that makes every number traceable to a config, a seed, a commit, a backend and the exact
-//! dataset files.
+//! Artifact plumbing shared by every stage: the provenance that makes a number traceable to a
+//! config, a seed, a commit, a backend and the exact dataset files; the versions of the code
+//! that keys hash; and atomic writes, hashes and (de)serialisation of JSON and weights.
 //!
-//! A stage's folder is named by a hash of everything its result depends on, so rerunning a
-//! config finds (and resumes or reuses) the same folder, and changing a setting that matters
-//! gives a new one instead of silently mixing results.
+//! An artifact folder is named by a hash of everything its result depends on (see
+//! [`crate::networks`]), so rerunning a config finds, and resumes or reuses, the same folder,
+//! and changing a setting that matters gives a new one instead of silently mixing results.
 
 use std::path::{Path, PathBuf};
 
@@ -13,32 +13,9 @@ use burn::store::ModuleRecord;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use spiking_unet_core::model::UNetConfig;
 
-use crate::config::{ExperimentConfig, Split};
+use crate::config::ExperimentConfig;
 use crate::{Error, Result};
-
-/// File names inside an artifact folder, in one place so readers and writers agree.
-pub mod files {
-    /// The provenance manifest ([`super::Manifest`]).
-    pub const MANIFEST: &str = "manifest.json";
-    /// The selected model's parameters (burnpack).
-    pub const MODEL: &str = "model.bpk";
-    /// Per-epoch training curve.
-    pub const TRAINING_CURVE: &str = "training_curve.csv";
-    /// Folder of the resumable training state.
-    pub const CHECKPOINT_DIR: &str = "checkpoint";
-    /// Evaluation results (tidy CSV: split, image, metric, value).
-    pub const EVALUATION: &str = "evaluation.csv";
-}
-
-/// What an artifact folder holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ArtifactKind {
-    /// A trained ANN U-Net.
-    Ann,
-}
 
 /// Where a number came from: enough to rerun it and to notice when inputs changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,7 +40,7 @@ pub struct Provenance {
     pub harness_version: String,
     /// Version of burn it was built with.
     pub burn_version: String,
-    /// Worker threads available to the run.
+    /// Worker threads the run computed with (`--threads`, else one per core).
     pub threads: usize,
     /// When the run started (RFC 3339, UTC).
     pub started_at: String,
@@ -86,7 +63,7 @@ impl Provenance {
             dataset_files,
             harness_version: env!("CARGO_PKG_VERSION").to_string(),
             burn_version: BURN_VERSION.to_string(),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: spiking_unet_core::device::worker_threads(),
             started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         }
     }
@@ -102,96 +79,21 @@ pub struct CodeVersions {
     pub convert: u32,
     /// Fine-tuning.
     pub finetune: u32,
+    /// Scoring and spike counting: names the evaluation cache folder (`evaluation-v<n>`), so
+    /// cached evaluations are redone when it changes.
+    pub evaluate: u32,
 }
 
-/// The current [`CodeVersions`]; evaluation has its own, `evaluate::EVALUATION_VERSION`.
+/// The current [`CodeVersions`].
 pub const CODE_VERSIONS: CodeVersions = CodeVersions {
     train: 1,
     convert: 1,
     finetune: 1,
+    evaluate: 1,
 };
 
 /// burn's version, pinned in the workspace manifest.
 const BURN_VERSION: &str = "0.22.1";
-
-/// How training ended, for the manifest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainingSummary {
-    /// Epochs run.
-    pub epochs: usize,
-    /// Epoch (1-based) whose weights were kept.
-    pub selected_epoch: usize,
-    /// Split the selection looked at.
-    pub selection_split: Split,
-    /// Metric the selection maximised (`psnr`, `f1` or `miou`).
-    pub selection_metric: String,
-    /// Its value at the selected epoch.
-    pub selection_value: f64,
-    /// Wall-clock seconds spent training, summed over resumed sessions.
-    pub seconds: f64,
-}
-
-/// The manifest of an artifact folder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// What the folder holds.
-    pub kind: ArtifactKind,
-    /// The hash naming the folder.
-    pub key: String,
-    /// The resolved config.
-    pub config: ExperimentConfig,
-    /// The network, to rebuild it before loading the weights.
-    pub unet: UNetConfig,
-    /// Where it came from.
-    pub provenance: Provenance,
-    /// Present once training finished.
-    pub training: Option<TrainingSummary>,
-    /// `(file, sha256)` when the weights were imported (`model.pretrained`) instead of trained.
-    #[serde(default)]
-    pub imported_from: Option<(PathBuf, String)>,
-}
-
-impl Manifest {
-    /// Read `manifest.json` of an artifact folder.
-    pub fn read(dir: &Path) -> Result<Manifest> {
-        let path = dir.join(files::MANIFEST);
-        if !path.exists() {
-            return Err(Error::Artifact {
-                path: dir.to_path_buf(),
-                message: format!(
-                    "no {} here; is this an artifact folder written by `train`?",
-                    files::MANIFEST
-                ),
-            });
-        }
-        read_json(&path)
-    }
-}
-
-/// The folder of the ANN trained by `config`: `<runs_dir>/<name>/ann-<key>`.
-pub fn ann_dir(config: &ExperimentConfig) -> PathBuf {
-    config
-        .runs_dir
-        .join(&config.name)
-        .join(format!("ann-{}", ann_key(config)))
-}
-
-/// Hash of everything a trained ANN depends on: schema version, seed, backend, data, model and
-/// training settings (not the evaluation settings, not the name).
-pub fn ann_key(config: &ExperimentConfig) -> String {
-    let inputs = serde_json::json!({
-        "code": CODE_VERSIONS.train,
-        "version": config.version,
-        "seed": config.seed,
-        "backend": config.backend,
-        "data": config.data,
-        "model": config.model,
-        "train": config.train,
-        // Imported weights are identified by content, so replacing the file gives a new key.
-        "pretrained": config.model.pretrained.as_ref().map(|p| sha256_file(p).unwrap_or_else(|_| p.display().to_string())),
-    });
-    short_hash(inputs.to_string().as_bytes())
-}
 
 /// SHA-256 of a file's bytes, as hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
@@ -200,13 +102,6 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect())
-}
-
-impl Manifest {
-    /// True when the folder holds usable weights (trained to the end, or imported).
-    pub fn is_complete(&self) -> bool {
-        self.training.is_some() || self.imported_from.is_some()
-    }
 }
 
 /// First 12 hex digits of the SHA-256 of `bytes`.
@@ -228,6 +123,21 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
         source,
     })?;
     write_atomic(path, text.as_bytes())
+}
+
+/// Rows as CSV text (the first row is the header): fields with commas, quotes or line breaks
+/// are quoted, so a label such as `mt[2,1]` stays one field.
+pub fn csv_text(rows: &[Vec<String>]) -> Result<String> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer
+            .write_record(row)
+            .map_err(|err| Error::Argument(format!("writing CSV: {err}")))?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|err| Error::Argument(format!("writing CSV: {err}")))?;
+    Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8"))
 }
 
 /// Read a JSON document.
@@ -265,23 +175,6 @@ pub fn load_module<M: Module>(template: M, path: &Path) -> Result<M> {
     template.try_load_record(record).map_err(record_error)
 }
 
-/// Export the weights of an ANN or SNN artifact folder as safetensors in the authors' naming.
-pub fn export_weights(dir: &Path, out: &Path) -> Result<()> {
-    #[derive(Deserialize)]
-    struct Shape {
-        unet: UNetConfig,
-        config: ExperimentConfig,
-    }
-    let shape: Shape = read_json(&dir.join(files::MANIFEST)).map_err(|_| Error::Artifact {
-        path: dir.to_path_buf(),
-        message: "not an artifact folder (no readable manifest.json)".into(),
-    })?;
-    let device = spiking_unet_core::device::device(&shape.config.backend)?;
-    let model = load_module(shape.unet.init(&device)?, &dir.join(files::MODEL))?;
-    spiking_unet_core::interop::export_safetensors(&model, out)?;
-    Ok(())
-}
-
 /// The commit of the working tree, `-dirty` when it has changes to tracked files.
 fn git_commit() -> String {
     let run = |args: &[&str]| {
@@ -311,6 +204,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn csv_fields_with_separators_are_quoted() {
+        let rows = vec![
+            vec!["model".to_string(), "value".into()],
+            vec!["mt[2,1] \"x\"".to_string(), "1.5".into()],
+        ];
+        assert_eq!(
+            csv_text(&rows).expect("writes"),
+            "model,value\n\"mt[2,1] \"\"x\"\"\",1.5\n"
+        );
+    }
+
+    #[test]
     fn atomic_writes_replace_whole_files_and_leave_no_temporaries() {
         let dir = tempfile::tempdir().expect("temporary folder");
         let path = dir.path().join("sub/a.json");
@@ -322,17 +227,5 @@ mod tests {
             .expect("list")
             .count();
         assert_eq!(entries, 1, "only the target file remains");
-    }
-
-    #[test]
-    fn keys_change_with_training_inputs_but_not_with_evaluation_settings() {
-        let text = "name: t\ndata:\n  denoising: {}\n";
-        let base = crate::config::parse(text, Path::new("t.yaml")).expect("valid");
-        let mut other_eval = base.clone();
-        other_eval.evaluate.splits = vec![Split::Validation];
-        assert_eq!(ann_key(&base), ann_key(&other_eval));
-        let mut other_seed = base.clone();
-        other_seed.seed = 1;
-        assert_ne!(ann_key(&base), ann_key(&other_seed));
     }
 }

@@ -249,20 +249,6 @@ impl Default for FinetuneConfig {
     }
 }
 
-impl FinetuneConfig {
-    /// The optimizer settings in the shape the ANN trainer takes.
-    pub fn optimizer_settings(&self) -> TrainConfig {
-        TrainConfig {
-            optimizer: self.optimizer,
-            learning_rate: self.learning_rate,
-            momentum: self.momentum,
-            batch_size: self.batch_size,
-            epochs: self.epochs,
-            selection_split: self.selection_split,
-        }
-    }
-}
-
 /// Evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -401,6 +387,41 @@ pub fn parse(text: &str, path: &Path) -> Result<ExperimentConfig> {
     Ok(config)
 }
 
+/// Apply `--set key.path=value` overrides (in order) to `config`, read from `path`: each
+/// replaces the value at its dotted path as an edit of the file would, typed and validated like
+/// the YAML (the value is read as YAML: `8`, `layer_wise`, `[4, 8]`, `{kind: if}`). A single
+/// value given for a list field becomes a one-element list, as in sweeps.
+pub fn apply_overrides(
+    config: ExperimentConfig,
+    overrides: &[(String, String)],
+    path: &Path,
+) -> Result<ExperimentConfig> {
+    if overrides.is_empty() {
+        return Ok(config);
+    }
+    let mut value = serde_json::to_value(&config).expect("a config serializes to JSON");
+    for (key, text) in overrides {
+        let invalid = |message: String| Error::ConfigValue {
+            path: path.to_path_buf(),
+            field: format!("--set {key}"),
+            message,
+        };
+        let setting: serde_json::Value = serde_saphyr::from_str(text)
+            .map_err(|err| invalid(format!("`{text}` is not a YAML value: {err}")))?;
+        crate::sweep::set_path(&mut value, key, setting).map_err(invalid)?;
+    }
+    let config: ExperimentConfig = serde_json::from_value(value).map_err(|err| {
+        let keys: Vec<&str> = overrides.iter().map(|(k, _)| k.as_str()).collect();
+        Error::ConfigValue {
+            path: path.to_path_buf(),
+            field: format!("--set {}", keys.join(", ")),
+            message: format!("the overridden values do not make a valid config: {err}"),
+        }
+    })?;
+    config.validate(path)?;
+    Ok(config)
+}
+
 impl ExperimentConfig {
     /// Semantic checks that serde cannot express; each error names the field.
     pub fn validate(&self, path: &Path) -> Result<()> {
@@ -507,7 +528,6 @@ impl ExperimentConfig {
                 .map_err(|err| invalid(&format!("convert.neurons[{i}]"), err.to_string()))?;
         }
         let finetune = &self.finetune;
-        let finetune_settings = finetune.optimizer_settings();
         if !(finetune.learning_rate > 0.0 && finetune.learning_rate.is_finite()) {
             return Err(invalid(
                 "finetune.learning_rate",
@@ -522,7 +542,7 @@ impl ExperimentConfig {
         }
         for (field, value) in [
             ("time_steps", finetune.time_steps),
-            ("epochs", finetune_settings.epochs),
+            ("epochs", finetune.epochs),
             ("batch_size", finetune.batch_size),
         ] {
             if value == 0 {

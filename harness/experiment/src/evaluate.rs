@@ -1,10 +1,11 @@
-//! The `evaluate` stage: run the trained ANN and every converted SNN of a config on held-out
-//! images and write per-image and split-level metrics as tidy CSV
+//! The `evaluate` stage: run the ANN and every spiking network of a sweep point on held-out
+//! images, and write per-image and split-level metrics as tidy CSV
 //! (`split,image,time_steps,metric,value`; split-level rows have image `all`, ANN rows an empty
-//! `time_steps`). A converted network is simulated once up to the largest T and scored at every
-//! T of `evaluate.time_steps` on the way, with its spike counts and energy.
-
-use std::path::{Path, PathBuf};
+//! `time_steps`). A spiking network is simulated once up to the largest T and scored at every
+//! T on the way, with its spike counts and energy.
+//!
+//! Every evaluation is cached per network, split and T (see [`ArtifactDir::evaluation_file`]),
+//! so a rerun, or another point asking for the same network, reads it back instead.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,17 +13,18 @@ use burn::tensor::Device;
 use spiking_unet_core::engine::Engine;
 use spiking_unet_core::model::UNet;
 use spiking_unet_core::simulate::{
-    ENERGY_PER_MAC_PJ, merge_checkpoints, samples_for_budget, simulate, spike_report,
+    ENERGY_PER_MAC_PJ, SpikingUNet, merge_checkpoints, samples_for_budget, simulate, spike_report,
     time_chunk_for_budget,
 };
 
-use crate::config::EvaluateConfig;
-use crate::config::ExperimentConfig;
-use crate::convert::{Variant, load_snn};
-
-use crate::artifacts::{self, Manifest, files};
-use crate::config::Split;
-use crate::task::{ImageScore, Metrics, Task, tensor_values};
+use crate::artifacts;
+use crate::config::{EvaluateConfig, Split};
+use crate::layout::ArtifactDir;
+use crate::manifest::{Manifest, load_ann, load_snn};
+use crate::networks::{Network, NetworkKind};
+use crate::plan::{Plan, PointPlan};
+use crate::sweep::Shard;
+use crate::task::{ImageScore, Task, tensor_values};
 use crate::{Error, Result};
 
 /// One line of an evaluation table.
@@ -40,48 +42,8 @@ pub struct MetricRow {
     pub value: f64,
 }
 
-/// Run `model` on every image of `split` and score it.
-///
-/// Returns the per-image scores and the split-level metrics.
-pub fn score_split(
-    model: &UNet,
-    task: &Task,
-    split: Split,
-    device: &Device,
-) -> Result<(Vec<ImageScore>, Metrics)> {
-    let mut scores = Vec::new();
-    for item in task.eval_items(split) {
-        let input = item.network_input(device);
-        model.check_input(input.dims())?;
-        let output = item.recompose(&tensor_values(model.forward(input))?);
-        scores.push(task.score(&item, &output)?);
-    }
-    let aggregate = task.aggregate(&scores)?;
-    Ok((scores, aggregate))
-}
-
-/// Bumped whenever scoring or spike counting changes meaning, so cached evaluations are redone.
-pub const EVALUATION_VERSION: u32 = 1;
-
 /// Images per split whose inputs and outputs are saved as PNG for qualitative figures.
 pub const PICTURED_IMAGES: usize = 2;
-
-/// Where an artifact keeps its evaluation of `split`: one file per T (`T8.json`) or `ann.json`,
-/// and `pictures/` with the outputs of the first [`PICTURED_IMAGES`] images. A file's presence
-/// means that evaluation is done; it is reused until [`EVALUATION_VERSION`] changes.
-pub fn cache_dir(artifact: &Path, split: Split) -> PathBuf {
-    artifact
-        .join(format!("evaluation-v{EVALUATION_VERSION}"))
-        .join(split.to_string())
-}
-
-/// The file holding one evaluation: `ann.json`, or `T<t>.json` for a spiking network.
-fn cache_file(artifact: &Path, split: Split, time_steps: Option<usize>) -> PathBuf {
-    cache_dir(artifact, split).join(match time_steps {
-        Some(t) => format!("T{t}.json"),
-        None => "ann.json".into(),
-    })
-}
 
 /// What one evaluation file holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -90,65 +52,151 @@ struct CachedEvaluation {
     layers: Vec<LayerRow>,
 }
 
-/// The pictures saved for qualitative figures: `pictures/<image>/{input,target,ann,T8}.png`.
-pub fn picture_path(artifact: &Path, split: Split, image: &str, panel: &str) -> PathBuf {
-    cache_dir(artifact, split)
-        .join("pictures")
-        .join(image)
-        .join(format!("{panel}.png"))
+/// One network of a point, evaluated.
+#[derive(Debug)]
+pub struct NetworkEvaluation {
+    /// The network (label, kind, folder, variant).
+    pub network: Network,
+    /// Whole-network rows.
+    pub rows: Vec<MetricRow>,
+    /// Per-layer rows (spiking networks).
+    pub layers: Vec<LayerRow>,
 }
 
-/// The T among `steps` that `artifact` has not evaluated on `split` yet.
-pub fn pending_steps(artifact: &Path, split: Split, steps: &[usize]) -> Vec<usize> {
-    steps
-        .iter()
-        .copied()
-        .filter(|&t| !cache_file(artifact, split, Some(t)).exists())
-        .collect()
+/// The networks of a point, evaluated side by side.
+#[derive(Debug)]
+pub struct Comparison {
+    /// The ANN first, then the converted networks, then the fine-tuned ones.
+    pub networks: Vec<NetworkEvaluation>,
+    /// Where the combined CSV was written.
+    pub csv: std::path::PathBuf,
 }
 
-/// True when the ANN in `artifact` has been evaluated on `split`.
-pub fn ann_evaluated(artifact: &Path, split: Split) -> bool {
-    cache_file(artifact, split, None).exists()
-}
-
-/// Evaluate the ANN in artifact folder `dir` on the splits of `evaluate` (reusing earlier
-/// evaluations), write `evaluation.csv` there, and return its rows.
-pub fn evaluate_ann(dir: &Path, evaluate: &EvaluateConfig) -> Result<Vec<MetricRow>> {
-    let manifest = Manifest::read(dir)?;
-    if !manifest.is_complete() {
-        return Err(Error::Artifact {
-            path: dir.to_path_buf(),
-            message: "training has not finished; rerun `train` with the same config to resume it"
-                .into(),
+/// Evaluate every network of `point` (made beforehand) at
+/// [`crate::config::ExperimentConfig::evaluation_steps`], reusing cached evaluations, and write
+/// `runs/<name>/comparison.csv` with a `model` column.
+pub fn evaluate_point(point: &PointPlan) -> Result<Comparison> {
+    let config = point.config();
+    let settings = EvaluateConfig {
+        time_steps: config.evaluation_steps(),
+        ..config.evaluate.clone()
+    };
+    let mut networks = Vec::new();
+    for network in &point.networks {
+        let (rows, layers) = evaluate_network(point, network, &settings)?;
+        networks.push(NetworkEvaluation {
+            network: network.clone(),
+            rows,
+            layers,
         });
     }
+    let mut table = vec![
+        ["model", "split", "image", "time_steps", "metric", "value"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for evaluated in &networks {
+        table.extend(evaluated.rows.iter().map(|row| {
+            let mut fields = vec![evaluated.network.label.clone()];
+            fields.extend(csv_fields(row));
+            fields
+        }));
+    }
+    let csv = crate::layout::ExperimentDir::of(config).comparison_csv();
+    artifacts::write_atomic(&csv, artifacts::csv_text(&table)?.as_bytes())?;
+    Ok(Comparison { networks, csv })
+}
+
+/// Evaluate one network of `point` on the splits of `settings` (and, for a spiking network,
+/// at its T), reusing cached evaluations; writes `evaluation.csv` (and `layers.csv`) in its
+/// folder. An error names the stage to run when the network is missing or unfinished.
+pub fn evaluate_network(
+    point: &PointPlan,
+    network: &Network,
+    settings: &EvaluateConfig,
+) -> Result<(Vec<MetricRow>, Vec<LayerRow>)> {
+    let finished = Manifest::read(&network.dir)
+        .ok()
+        .is_some_and(|m| m.is_complete());
+    if !finished {
+        let stage = match network.kind {
+            NetworkKind::Ann => "trained yet; run `train`",
+            NetworkKind::Converted => "converted yet; run `convert`",
+            NetworkKind::Finetuned => "fine-tuned yet; run `finetune`",
+        };
+        return Err(Error::Artifact {
+            path: network.dir.path().to_path_buf(),
+            message: format!("{} is not {stage} (or `reproduce`) first", network.label),
+        });
+    }
+    match network.kind {
+        NetworkKind::Ann => Ok((evaluate_ann(point, &network.dir, settings)?, Vec::new())),
+        _ => evaluate_snn(point, (&network.dir, &network.label), settings),
+    }
+}
+
+/// Evaluate the artifact folder `dir`, whatever it holds (its manifest says), with the task of
+/// the config it was made with: `evaluate --artifact DIR`.
+pub fn evaluate_artifact(
+    dir: &ArtifactDir,
+    settings: &EvaluateConfig,
+) -> Result<(Vec<MetricRow>, Vec<LayerRow>)> {
+    let manifest = Manifest::read(dir)?;
+    let mut plan = Plan::new(manifest.config().clone(), &dir.manifest(), Shard::ALL)?;
+    let point = plan.points.remove(0);
+    let label = dir.path().display().to_string();
+    match manifest {
+        Manifest::Ann(_) => Ok((evaluate_ann(&point, dir, settings)?, Vec::new())),
+        Manifest::Snn(_) => evaluate_snn(&point, (dir, &label), settings),
+    }
+}
+
+/// Evaluate the ANN in `dir` on the splits of `evaluate`.
+fn evaluate_ann(
+    point: &PointPlan,
+    dir: &ArtifactDir,
+    evaluate: &EvaluateConfig,
+) -> Result<Vec<MetricRow>> {
+    let backend = &point.config().backend;
+    let mut loaded: Option<(Device, UNet)> = None;
     let mut rows = Vec::new();
     for &split in &evaluate.splits {
-        let file = cache_file(dir, split, None);
+        let file = dir.evaluation_file(split, None);
         if !file.exists() {
-            let evaluation = evaluate_ann_split(dir, &manifest, split, evaluate)?;
+            if loaded.is_none() {
+                let device = spiking_unet_core::device::device(backend)?;
+                let (_, model) = load_ann(dir, &device)?;
+                loaded = Some((device, model));
+            }
+            let (device, model) = loaded.as_ref().expect("loaded just above");
+            let evaluation = evaluate_ann_split(
+                dir,
+                model,
+                point.task()?,
+                split,
+                evaluate,
+                (device, backend),
+            )?;
             artifacts::write_json(&file, &evaluation)?;
         }
         rows.extend(artifacts::read_json::<CachedEvaluation>(&file)?.rows);
     }
-    artifacts::write_atomic(&dir.join(files::EVALUATION), to_csv(&rows).as_bytes())?;
+    log_evaluations("ann", &rows);
+    artifacts::write_atomic(&dir.evaluation_csv(), metric_csv(&rows)?.as_bytes())?;
     Ok(rows)
 }
 
 /// Score the ANN on one split and save its pictures.
 fn evaluate_ann_split(
-    dir: &Path,
-    manifest: &Manifest,
+    dir: &ArtifactDir,
+    model: &UNet,
+    task: &Task,
     split: Split,
     evaluate: &EvaluateConfig,
+    (device, backend): (&Device, &str),
 ) -> Result<CachedEvaluation> {
-    let backend = &manifest.config.backend;
-    let device = spiking_unet_core::device::device(backend)?;
-    let task = Task::build(&manifest.config)?;
-    let model = artifacts::load_module(manifest.unet.init(&device)?, &dir.join(files::MODEL))?;
     let engine = if evaluate.simulator.uses_engine(backend) {
-        Some(Engine::ann(&model)?)
+        Some(Engine::ann(model)?)
     } else {
         None
     };
@@ -156,7 +204,7 @@ fn evaluate_ann_split(
     let items = task.eval_items(split);
     let mut scores = Vec::new();
     for (k, item) in items.iter().enumerate() {
-        let input = item.network_input(&device);
+        let input = item.network_input(device);
         model.check_input(input.dims())?;
         let output = match &engine {
             Some(engine) => engine.forward_tensor(input)?,
@@ -167,7 +215,7 @@ fn evaluate_ann_split(
             let (input, target) = task.item_pictures(item);
             let output = task.output_picture(item, &output)?;
             for (panel, picture) in [("input", input), ("target", target), ("ann", output)] {
-                let path = picture_path(dir, split, &item.name, panel);
+                let path = dir.picture(split, &item.name, panel);
                 artifacts::write_atomic(&path, &picture.to_png())?;
             }
         }
@@ -210,17 +258,137 @@ fn evaluate_ann_split(
     })
 }
 
-/// The rows as CSV text with a header.
-pub fn to_csv(rows: &[MetricRow]) -> String {
-    let mut text = String::from("split,image,time_steps,metric,value\n");
-    for row in rows {
-        let steps = row.time_steps.map(|t| t.to_string()).unwrap_or_default();
-        text.push_str(&format!(
-            "{},{},{},{},{}\n",
-            row.split, row.image, steps, row.metric, row.value
-        ));
+/// Evaluate the spiking network in `dir` at every T of `evaluate.time_steps`: T already
+/// evaluated are read back; the others come from one simulation up to the largest of them.
+/// Writes `evaluation.csv` and `layers.csv` there (every requested T).
+fn evaluate_snn(
+    point: &PointPlan,
+    (dir, label): (&ArtifactDir, &str),
+    evaluate: &EvaluateConfig,
+) -> Result<(Vec<MetricRow>, Vec<LayerRow>)> {
+    let backend = &point.config().backend;
+    let mut loaded: Option<(Device, SpikingUNet, Option<Engine>)> = None;
+    let (mut rows, mut layers) = (Vec::new(), Vec::new());
+    for &split in &evaluate.splits {
+        let missing = dir.unevaluated(split, &evaluate.time_steps);
+        if !missing.is_empty() {
+            if loaded.is_none() {
+                let device = spiking_unet_core::device::device(backend)?;
+                let (_, snn) = load_snn(dir, &device)?;
+                let engine = if evaluate.simulator.uses_engine(backend) {
+                    Some(Engine::spiking(&snn)?)
+                } else {
+                    None
+                };
+                loaded = Some((device, snn, engine));
+            }
+            let (device, snn, engine) = loaded.as_ref().expect("loaded just above");
+            tracing::info!(event = "stage", stage = "evaluate", network = label, split = %split, "evaluate: {label} on {split}");
+            simulate_split(
+                (dir, label),
+                (snn, engine.as_ref()),
+                (point.task()?, device),
+                split,
+                &missing,
+                evaluate,
+            )?;
+        }
+        for &t in &evaluate.time_steps {
+            let cached: CachedEvaluation =
+                artifacts::read_json(&dir.evaluation_file(split, Some(t)))?;
+            rows.extend(cached.rows);
+            layers.extend(cached.layers);
+        }
     }
-    text
+    log_evaluations(label, &rows);
+    artifacts::write_atomic(&dir.evaluation_csv(), metric_csv(&rows)?.as_bytes())?;
+    let mut table = vec![
+        [
+            "split",
+            "image",
+            "time_steps",
+            "layer",
+            "spikes",
+            "firing_rate",
+            "synaptic_operations",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    table.extend(layers.iter().map(|r| {
+        vec![
+            r.split.to_string(),
+            r.image.clone(),
+            r.time_steps.to_string(),
+            r.layer.clone(),
+            r.spikes.to_string(),
+            r.firing_rate.to_string(),
+            r.synaptic_operations.to_string(),
+        ]
+    }));
+    artifacts::write_atomic(&dir.layers_csv(), artifacts::csv_text(&table)?.as_bytes())?;
+    Ok((rows, layers))
+}
+
+/// One machine-readable event per evaluated split and T, with the split-level metrics that
+/// tables show (`--log-format json` turns it into one JSON object).
+fn log_evaluations(network: &str, rows: &[MetricRow]) {
+    let mut groups: Vec<(Split, Option<usize>)> = Vec::new();
+    for row in rows.iter().filter(|r| r.image == "all") {
+        if !groups.contains(&(row.split, row.time_steps)) {
+            groups.push((row.split, row.time_steps));
+        }
+    }
+    for (split, time_steps) in groups {
+        let value = |name: &str| {
+            rows.iter()
+                .find(|r| {
+                    r.image == "all"
+                        && r.split == split
+                        && r.time_steps == time_steps
+                        && r.metric == name
+                })
+                .map(|r| r.value)
+        };
+        tracing::info!(
+            event = "evaluation",
+            network,
+            split = %split,
+            time_steps,
+            psnr = value("psnr"),
+            ssim = value("ssim"),
+            accuracy = value("accuracy"),
+            jaccard = value("jaccard"),
+            f1 = value("f1"),
+            miou = value("miou"),
+            spikes = value("spikes"),
+            energy_pj = value("energy_pj").or(value("energy_synops_pj")),
+            "evaluated {network} on {split}{}",
+            time_steps.map(|t| format!(" at T={t}")).unwrap_or_default()
+        );
+    }
+}
+
+/// The fields of a row in `evaluation.csv` order.
+fn csv_fields(row: &MetricRow) -> Vec<String> {
+    vec![
+        row.split.to_string(),
+        row.image.clone(),
+        row.time_steps.map(|t| t.to_string()).unwrap_or_default(),
+        row.metric.clone(),
+        row.value.to_string(),
+    ]
+}
+
+/// The rows as CSV text with a header (`evaluation.csv`).
+pub fn metric_csv(rows: &[MetricRow]) -> Result<String> {
+    let mut table = vec![
+        ["split", "image", "time_steps", "metric", "value"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    table.extend(rows.iter().map(csv_fields));
+    artifacts::csv_text(&table)
 }
 
 /// One layer's spike figures at one checkpoint (split-level: the mean over images), for
@@ -243,65 +411,21 @@ pub struct LayerRow {
     pub synaptic_operations: f64,
 }
 
-/// Evaluate the spiking network in `dir` at every T of `evaluate.time_steps`: T already
-/// evaluated are read back; the others come from one simulation up to the largest of them.
-/// Writes `evaluation.csv` and `layers.csv` there (every requested T) and returns the rows.
-pub fn evaluate_snn(dir: &Path, evaluate: &EvaluateConfig) -> Result<Vec<MetricRow>> {
-    Ok(evaluate_snn_with_layers(dir, evaluate)?.0)
-}
-
-/// [`evaluate_snn`], also returning the per-layer rows (split-level means over images).
-pub fn evaluate_snn_with_layers(
-    dir: &Path,
-    evaluate: &EvaluateConfig,
-) -> Result<(Vec<MetricRow>, Vec<LayerRow>)> {
-    let (mut rows, mut layers) = (Vec::new(), Vec::new());
-    for &split in &evaluate.splits {
-        let missing = pending_steps(dir, split, &evaluate.time_steps);
-        if !missing.is_empty() {
-            simulate_split(dir, split, &missing, evaluate)?;
-        }
-        for &t in &evaluate.time_steps {
-            let cached: CachedEvaluation = artifacts::read_json(&cache_file(dir, split, Some(t)))?;
-            rows.extend(cached.rows);
-            layers.extend(cached.layers);
-        }
-    }
-    artifacts::write_atomic(&dir.join(files::EVALUATION), to_csv(&rows).as_bytes())?;
-    let mut text =
-        String::from("split,image,time_steps,layer,spikes,firing_rate,synaptic_operations\n");
-    for r in &layers {
-        text.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
-            r.split, r.image, r.time_steps, r.layer, r.spikes, r.firing_rate, r.synaptic_operations
-        ));
-    }
-    artifacts::write_atomic(&dir.join("layers.csv"), text.as_bytes())?;
-    Ok((rows, layers))
-}
-
 /// Simulate every image of `split` once up to the largest of `steps`, score the read-out at
 /// each of `steps`, and save one evaluation file per T (and the pictures).
 fn simulate_split(
-    dir: &Path,
+    (dir, label): (&ArtifactDir, &str),
+    (snn, engine): (&SpikingUNet, Option<&Engine>),
+    (task, device): (&Task, &Device),
     split: Split,
     steps: &[usize],
     evaluate: &EvaluateConfig,
 ) -> Result<()> {
-    let backend: crate::convert::SnnManifest = artifacts::read_json(&dir.join(files::MANIFEST))?;
-    let device = spiking_unet_core::device::device(&backend.config.backend)?;
-    let (manifest, snn) = load_snn(dir, &device)?;
-    let engine = if evaluate.simulator.uses_engine(&backend.config.backend) {
-        Some(Engine::spiking(&snn)?)
-    } else {
-        None
-    };
-    let task = Task::build(&manifest.config)?;
     let budget = evaluate.memory_budget_mib * 1024 * 1024;
     let items = task.eval_items(split);
     let progress = progress_bar(
         items.len() as u64 * *steps.last().unwrap_or(&0) as u64,
-        &format!("simulate {}", manifest.label()),
+        &format!("simulate {label}"),
     );
     // Per checkpoint: the evaluation file being built, per-image scores and spike figures.
     let mut files: Vec<CachedEvaluation> =
@@ -318,13 +442,13 @@ fn simulate_split(
         let chunk = evaluate
             .time_chunk
             .unwrap_or_else(|| time_chunk_for_budget(&snn.unet, group, h, w, budget, 8));
-        let input = item.network_input(&device);
+        let input = item.network_input(device);
         let mut parts = Vec::new();
         for start in (0..tiles).step_by(group) {
             let tiles_here = input.clone().narrow(0, start, group.min(tiles - start));
-            parts.push(match &engine {
+            parts.push(match engine {
                 Some(engine) => engine.simulate(tiles_here, steps, chunk, false)?.0,
-                None => simulate(&snn, tiles_here, steps, chunk)?,
+                None => simulate(snn, tiles_here, steps, chunk)?,
             });
         }
         let checkpoints = merge_checkpoints(parts)?;
@@ -335,7 +459,7 @@ fn simulate_split(
             if k < PICTURED_IMAGES {
                 let picture = task.output_picture(item, &output)?;
                 artifacts::write_atomic(
-                    &picture_path(dir, split, &item.name, &format!("T{t}")),
+                    &dir.picture(split, &item.name, &format!("T{t}")),
                     &picture.to_png(),
                 )?;
             }
@@ -401,7 +525,7 @@ fn simulate_split(
                 synaptic_operations: synops / n,
             })
             .collect();
-        artifacts::write_json(&cache_file(dir, split, Some(t)), &files[c])?;
+        artifacts::write_json(&dir.evaluation_file(split, Some(t)), &files[c])?;
     }
     Ok(())
 }
@@ -448,131 +572,4 @@ fn spike_values(report: &spiking_unet_core::simulate::SpikeReport) -> Vec<(Strin
         ("energy_paper_pj".into(), report.energy_paper_pj),
         ("energy_synops_pj".into(), report.energy_synops_pj),
     ]
-}
-
-/// What a network of a config is.
-#[derive(Debug, Clone)]
-pub enum ModelKind {
-    /// The trained (or imported) ANN.
-    Ann,
-    /// A converted network.
-    Converted(Variant),
-    /// A converted network after fine-tuning.
-    Finetuned(Variant),
-}
-
-/// One network of a config, evaluated.
-#[derive(Debug)]
-pub struct ModelEvaluation {
-    /// `ann`, `normalization / neuron` or `finetuned T=3 normalization / neuron`.
-    pub label: String,
-    /// What it is.
-    pub kind: ModelKind,
-    /// Its artifact folder.
-    pub dir: PathBuf,
-    /// Whole-network rows.
-    pub rows: Vec<MetricRow>,
-    /// Per-layer rows (spiking networks).
-    pub layers: Vec<LayerRow>,
-}
-
-/// The ANN and every converted variant of a config, evaluated side by side.
-#[derive(Debug)]
-pub struct Comparison {
-    /// The ANN first, then the converted variants, then the fine-tuned ones.
-    pub models: Vec<ModelEvaluation>,
-    /// Where the combined CSV was written.
-    pub csv: PathBuf,
-}
-
-/// The networks of `config` (ANN, converted variants, fine-tuned ones), each with its folder
-/// and label, whether or not they exist yet.
-pub fn models(config: &ExperimentConfig, task: &Task) -> Vec<(String, ModelKind, PathBuf)> {
-    let mut models = vec![(
-        "ann".to_string(),
-        ModelKind::Ann,
-        artifacts::ann_dir(config),
-    )];
-    for variant in crate::convert::variants(config, task) {
-        let label = format!(
-            "{} / {}",
-            variant.spec.normalization.label(),
-            variant.neuron.label()
-        );
-        let dir = variant.dir.clone();
-        models.push((label, ModelKind::Converted(variant), dir));
-    }
-    for (variant, dir) in crate::finetune::selected(config, task) {
-        let label = format!(
-            "finetuned T={} {} / {}",
-            config.finetune.time_steps,
-            variant.spec.normalization.label(),
-            variant.neuron.label()
-        );
-        models.push((label, ModelKind::Finetuned(variant), dir));
-    }
-    models
-}
-
-/// Evaluate the ANN of `config` and every SNN its `convert` and `finetune` sections name (made
-/// beforehand) at [`ExperimentConfig::evaluation_steps`], reusing earlier evaluations, and write
-/// `runs/<name>/comparison.csv` with a `model` column.
-pub fn evaluate_config(config: &ExperimentConfig) -> Result<Comparison> {
-    let task = Task::build(config)?;
-    let settings = EvaluateConfig {
-        time_steps: config.evaluation_steps(),
-        ..config.evaluate.clone()
-    };
-    let mut models = Vec::new();
-    for (label, kind, dir) in self::models(config, &task) {
-        let (rows, layers) = match &kind {
-            ModelKind::Ann => (evaluate_ann(&dir, &settings)?, Vec::new()),
-            ModelKind::Converted(_) | ModelKind::Finetuned(_) => {
-                check_spiking_artifact(&label, &kind, &dir)?;
-                tracing::info!("evaluating {label}");
-                evaluate_snn_with_layers(&dir, &settings)?
-            }
-        };
-        models.push(ModelEvaluation {
-            label,
-            kind,
-            dir,
-            rows,
-            layers,
-        });
-    }
-    let mut text = String::from("model,split,image,time_steps,metric,value\n");
-    for model in &models {
-        for line in to_csv(&model.rows).lines().skip(1) {
-            text.push_str(&format!("{},{line}\n", model.label));
-        }
-    }
-    let csv = config.runs_dir.join(&config.name).join("comparison.csv");
-    artifacts::write_atomic(&csv, text.as_bytes())?;
-    Ok(Comparison { models, csv })
-}
-
-/// An error telling which stage to run when a spiking network is missing or unfinished.
-fn check_spiking_artifact(label: &str, kind: &ModelKind, dir: &Path) -> Result<()> {
-    let manifest = dir.join(files::MANIFEST);
-    let ready = match kind {
-        ModelKind::Finetuned(_) => {
-            manifest.exists()
-                && artifacts::read_json::<crate::convert::SnnManifest>(&manifest)?
-                    .finetune
-                    .is_some_and(|f| f.summary.is_some())
-        }
-        _ => manifest.exists(),
-    };
-    if ready {
-        return Ok(());
-    }
-    let stage = match kind {
-        ModelKind::Finetuned(_) => "fine-tuned yet; run `finetune`",
-        _ => "converted yet; run `convert`",
-    };
-    Err(Error::Artifact {
-        path: dir.to_path_buf(),
-        message: format!("{label} is not {stage} (or `reproduce`) first"),
-    })
 }

@@ -14,8 +14,8 @@ use spiking_unet_report::store::{ModelId, ResultRow};
 use crate::Result;
 use crate::artifacts;
 use crate::config::{DataConfig, ExperimentConfig};
-use crate::convert::{SCALE_FACTORS, Variant};
-use crate::evaluate::{Comparison, ModelKind, picture_path};
+use crate::evaluate::Comparison;
+use crate::networks::{Network, NetworkKind, Variant};
 use crate::sweep::SweepPoint;
 
 /// Sweep axes that have columns of their own in the store, so they stay out of the `point`
@@ -68,8 +68,8 @@ pub fn dataset_name(config: &ExperimentConfig) -> &'static str {
     }
 }
 
-/// The identity columns of the network `kind` of `config` at sweep point `point`.
-fn model_id(config: &ExperimentConfig, point: &str, kind: &ModelKind) -> ModelId {
+/// The identity columns of `network` of `config` at sweep point `point`.
+fn model_id(config: &ExperimentConfig, point: &str, network: &Network) -> ModelId {
     let (task, sigma) = match &config.data {
         DataConfig::Denoising(data) => ("denoising", Some(data.sigma as f64)),
         DataConfig::Segmentation(_) => ("segmentation", None),
@@ -93,18 +93,17 @@ fn model_id(config: &ExperimentConfig, point: &str, kind: &ModelKind) -> ModelId
         finetune_time_steps: None,
         seed: config.seed,
     };
-    let variant = match kind {
-        ModelKind::Ann => return id,
-        ModelKind::Converted(v) => {
-            id.model = "converted".into();
-            v
-        }
-        ModelKind::Finetuned(v) => {
+    let Some(variant) = &network.variant else {
+        return id;
+    };
+    match network.kind {
+        NetworkKind::Ann => return id,
+        NetworkKind::Converted => id.model = "converted".into(),
+        NetworkKind::Finetuned => {
             id.model = "finetuned".into();
             id.finetune_time_steps = Some(config.finetune.time_steps as u32);
-            v
         }
-    };
+    }
     let join = |values: &[f32]| {
         values
             .iter()
@@ -143,8 +142,8 @@ pub fn rows(
     comparison: &Comparison,
 ) -> Result<Vec<ResultRow>> {
     let mut rows = Vec::new();
-    for model in &comparison.models {
-        let id = model_id(config, point, &model.kind);
+    for model in &comparison.networks {
+        let id = model_id(config, point, &model.network);
         for r in &model.rows {
             rows.push(ResultRow {
                 id: id.clone(),
@@ -173,8 +172,8 @@ pub fn rows(
                 });
             }
         }
-        if let ModelKind::Converted(_) = model.kind {
-            let factors: ScaleFactors = artifacts::read_json(&model.dir.join(SCALE_FACTORS))?;
+        if model.network.kind == NetworkKind::Converted {
+            let factors: ScaleFactors = artifacts::read_json(&model.network.dir.scale_factors())?;
             for layer in &factors.layers {
                 // One number per layer: the mean output factor over its channels.
                 let lambda = match &layer.lambda_out {
@@ -214,9 +213,9 @@ pub fn export_pictures(
     let steps = config.evaluation_steps();
     let mut shown: Vec<usize> = vec![steps[0], steps[steps.len() / 2], steps[steps.len() - 1]];
     let finetuning = comparison
-        .models
+        .networks
         .iter()
-        .any(|m| matches!(m.kind, ModelKind::Finetuned(_)));
+        .any(|m| m.network.kind == NetworkKind::Finetuned);
     if finetuning {
         shown.push(config.finetune.time_steps);
     }
@@ -234,31 +233,32 @@ pub fn export_pictures(
         }
     };
     let mut converted_done = false;
-    for model in &comparison.models {
-        let (panels, prefix): (Vec<String>, &str) = match &model.kind {
-            ModelKind::Ann => (vec!["input".into(), "target".into(), "ann".into()], ""),
-            ModelKind::Converted(v) if headline(v) && !converted_done => {
+    for model in &comparison.networks {
+        let network = &model.network;
+        let (panels, prefix): (Vec<String>, &str) = match (network.kind, &network.variant) {
+            (NetworkKind::Ann, _) => (vec!["input".into(), "target".into(), "ann".into()], ""),
+            (NetworkKind::Converted, Some(v)) if headline(v) && !converted_done => {
                 converted_done = true;
                 (
                     shown.iter().map(|t| format!("T{t}")).collect(),
                     "converted-",
                 )
             }
-            ModelKind::Finetuned(_) => (
+            (NetworkKind::Finetuned, _) => (
                 vec![format!("T{}", config.finetune.time_steps)],
                 "finetuned-",
             ),
-            ModelKind::Converted(_) => continue,
+            (NetworkKind::Converted, _) => continue,
         };
         for split in &config.evaluate.splits {
-            let source_dir = crate::evaluate::cache_dir(&model.dir, *split).join("pictures");
+            let source_dir = network.dir.evaluation_cache(*split).join("pictures");
             let Ok(images) = std::fs::read_dir(&source_dir) else {
                 continue;
             };
             for image in images.filter_map(|e| e.ok()) {
                 let image = image.file_name().to_string_lossy().to_string();
                 for panel in &panels {
-                    let from = picture_path(&model.dir, *split, &image, panel);
+                    let from = network.dir.picture(*split, &image, panel);
                     let Ok(bytes) = std::fs::read(&from) else {
                         continue;
                     };

@@ -347,7 +347,11 @@ fn compact(value: &Value) -> String {
 /// Replace the value at dotted `path` in `root`. Every segment must exist (the base config is
 /// serialized with all its defaults, so every field does); a scalar or map set on a list field
 /// becomes a one-element list.
-fn set_path(root: &mut Value, path: &str, value: Value) -> std::result::Result<(), String> {
+pub(crate) fn set_path(
+    root: &mut Value,
+    path: &str,
+    value: Value,
+) -> std::result::Result<(), String> {
     let mut node = root;
     let mut walked = Vec::new();
     for segment in path.split('.') {

@@ -7,13 +7,16 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use spiking_unet_cli::run;
+use spiking_unet_cli::{CommonArgs, run};
 use spiking_unet_core::convert::Normalization;
 use spiking_unet_experiment::bench::{self, BenchCase};
 
 #[derive(Parser)]
 #[command(
-    about = "Time the spiking inference engine on a converted U-Net and write the case for the PyTorch twin"
+    version,
+    about = "Time the spiking inference engine on a converted U-Net and write the case for the PyTorch twin",
+    after_help = "Examples:\n  bench-engine --width 64 --size 256 --neuron mt --time-steps 32 --out /tmp/case\n  \
+                  bench-engine --width 16 --size 64 --backend wgpu --threads 2"
 )]
 struct Args {
     /// U-Net width (the paper's is 64).
@@ -55,11 +58,13 @@ struct Args {
     /// Folder for the twin's inputs (weights, input, read-out, case.json).
     #[arg(long, required_unless_present = "backend")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 fn main() -> std::process::ExitCode {
-    run(|| {
-        let args = Args::parse();
+    let args = Args::parse();
+    run(&args.common, || {
         let case = BenchCase {
             width: args.width,
             size: args.size,

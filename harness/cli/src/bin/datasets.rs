@@ -8,16 +8,23 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use spiking_unet_cli::run;
+use spiking_unet_cli::{CommonArgs, run};
 use spiking_unet_datasets::fetch::dataset_cache;
 use spiking_unet_datasets::manifest::Source;
 use spiking_unet_datasets::{FetchOptions, FetchSettings, Manifest, Materialized, fetch, verify};
 
 #[derive(Parser)]
-#[command(about = "List, describe, download and verify the paper's public datasets")]
+#[command(
+    version,
+    about = "List, describe, download and verify the paper's public datasets",
+    after_help = "Examples:\n  datasets list\n  datasets info bsd68\n  \
+                  datasets fetch bsd68\n  datasets fetch drive --accept-terms\n  datasets verify all --log-format json"
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Subcommand)]
@@ -84,8 +91,8 @@ fn print_outcome(manifest: &Manifest, got: &Materialized) {
 }
 
 fn main() -> std::process::ExitCode {
-    run(|| {
-        let args = Args::parse();
+    let args = Args::parse();
+    run(&args.common, || {
         let settings = FetchSettings::from_env();
         match args.command {
             Command::List => {

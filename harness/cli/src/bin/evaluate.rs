@@ -4,20 +4,26 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use spiking_unet_cli::{BackendArg, run};
+use spiking_unet_cli::{CommonArgs, ConfigEdits, run};
 use spiking_unet_experiment::config::{EvaluateConfig, Simulator, Split};
 use spiking_unet_experiment::evaluate::{self, MetricRow};
-use spiking_unet_experiment::sweep;
+use spiking_unet_experiment::layout::ArtifactDir;
+use spiking_unet_experiment::sweep::Shard;
 
 #[derive(Parser)]
 #[command(
-    about = "Evaluate the ANN and converted SNNs of a config (metric vs T, spikes, energy) or one artifact"
+    version,
+    about = "Evaluate the ANN and converted SNNs of a config (metric vs T, spikes, energy) or one artifact",
+    after_help = "Examples:\n  evaluate configs/quickstart-denoise.yaml --time-steps 8,32\n  \
+                  evaluate --artifact runs/quickstart/snn-0123abcd4567 --splits validation\n  \
+                  evaluate configs/quickstart.yaml --simulator reference --log-format json"
 )]
 struct Args {
     /// Experiment config whose ANN and converted networks to evaluate.
     #[arg(required_unless_present = "artifact")]
     config: Option<PathBuf>,
-    /// One artifact folder to evaluate instead (runs/<name>/ann-<key> or snn-<key>).
+    /// One artifact folder to evaluate instead (runs/<name>/ann-<key>, snn-<key> or ft-<key>;
+    /// its manifest says which).
     #[arg(long, conflicts_with = "config")]
     artifact: Option<PathBuf>,
     /// Splits to evaluate (default: the config's `evaluate.splits`, or test).
@@ -31,7 +37,9 @@ struct Args {
     #[arg(long, value_enum)]
     simulator: Option<SimulatorArg>,
     #[command(flatten)]
-    backend: BackendArg,
+    edits: ConfigEdits,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -41,67 +49,91 @@ enum SimulatorArg {
     Reference,
 }
 
+impl SimulatorArg {
+    fn simulator(self) -> Simulator {
+        match self {
+            SimulatorArg::Auto => Simulator::Auto,
+            SimulatorArg::Engine => Simulator::Engine,
+            SimulatorArg::Reference => Simulator::Reference,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            SimulatorArg::Auto => "auto",
+            SimulatorArg::Engine => "engine",
+            SimulatorArg::Reference => "reference",
+        }
+    }
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum SplitArg {
     Validation,
     Test,
 }
 
+impl SplitArg {
+    fn split(self) -> Split {
+        match self {
+            SplitArg::Validation => Split::Validation,
+            SplitArg::Test => Split::Test,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            SplitArg::Validation => "validation",
+            SplitArg::Test => "test",
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
-    run(|| {
-        let args = Args::parse();
-        let overrides = |evaluate: &mut EvaluateConfig| {
-            if !args.splits.is_empty() {
-                evaluate.splits = args
-                    .splits
-                    .iter()
-                    .map(|s| match s {
-                        SplitArg::Validation => Split::Validation,
-                        SplitArg::Test => Split::Test,
-                    })
-                    .collect();
-            }
-            if !args.time_steps.is_empty() {
-                evaluate.time_steps = args.time_steps.clone();
-            }
-            if let Some(simulator) = args.simulator {
-                evaluate.simulator = match simulator {
-                    SimulatorArg::Auto => Simulator::Auto,
-                    SimulatorArg::Engine => Simulator::Engine,
-                    SimulatorArg::Reference => Simulator::Reference,
-                };
-            }
-        };
+    let args = Args::parse();
+    run(&args.common, || {
+        // The evaluation flags are `--set` edits of the config's `evaluate` section (or of
+        // the defaults, for one artifact).
+        let mut edits = args.edits.clone();
+        if !args.splits.is_empty() {
+            let names: Vec<&str> = args.splits.iter().map(|s| s.name()).collect();
+            edits
+                .set
+                .push(("evaluate.splits".into(), format!("[{}]", names.join(", "))));
+        }
+        if !args.time_steps.is_empty() {
+            let steps: Vec<String> = args.time_steps.iter().map(|t| t.to_string()).collect();
+            edits.set.push((
+                "evaluate.time_steps".into(),
+                format!("[{}]", steps.join(", ")),
+            ));
+        }
+        if let Some(simulator) = args.simulator {
+            edits
+                .set
+                .push(("evaluate.simulator".into(), simulator.name().into()));
+        }
         match (&args.artifact, &args.config) {
             (Some(dir), _) => {
-                let mut settings = EvaluateConfig::default();
-                overrides(&mut settings);
-                let rows = if dir
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("snn-"))
-                {
-                    evaluate::evaluate_snn(dir, &settings)?
-                } else {
-                    evaluate::evaluate_ann(dir, &settings)?
-                };
-                print_summary(&[(dir.display().to_string(), &rows)]);
-                println!("per-image rows: {}", dir.join("evaluation.csv").display());
+                let dir = ArtifactDir::at(dir);
+                let settings = artifact_settings(&args)?;
+                let (rows, _) = evaluate::evaluate_artifact(&dir, &settings)?;
+                print_summary(&[(dir.to_string(), &rows)]);
+                println!("per-image rows: {}", dir.evaluation_csv().display());
             }
             (None, Some(path)) => {
-                let config = args.backend.load(path)?;
-                for point in sweep::expand(&config, path)? {
-                    let mut config = point.config;
-                    if point.label != "base" {
-                        println!("== point {}: {}", point.index, point.label);
+                let plan = edits.plan(path, Shard::ALL)?;
+                for point in &plan.points {
+                    if point.point.label != "base" {
+                        println!("== point {}: {}", point.point.index, point.point.label);
                     }
-                    overrides(&mut config.evaluate);
-                    let comparison = evaluate::evaluate_config(&config)?;
-                    let models: Vec<(String, &Vec<MetricRow>)> = comparison
-                        .models
+                    let comparison = evaluate::evaluate_point(point)?;
+                    let networks: Vec<(String, &Vec<MetricRow>)> = comparison
+                        .networks
                         .iter()
-                        .map(|m| (m.label.clone(), &m.rows))
+                        .map(|m| (m.network.label.clone(), &m.rows))
                         .collect();
-                    print_summary(&models);
+                    print_summary(&networks);
                     println!("all rows: {}", comparison.csv.display());
                 }
             }
@@ -109,6 +141,27 @@ fn main() -> std::process::ExitCode {
         }
         Ok(())
     })
+}
+
+/// The evaluation settings for one artifact: the defaults with the flags applied.
+fn artifact_settings(args: &Args) -> anyhow::Result<EvaluateConfig> {
+    if !args.edits.set.is_empty() || args.edits.backend.backend.is_some() {
+        anyhow::bail!(
+            "--set and --backend edit a config; an artifact is evaluated as it was made \
+             (use --splits, --time-steps, --simulator)"
+        );
+    }
+    let mut settings = EvaluateConfig::default();
+    if !args.splits.is_empty() {
+        settings.splits = args.splits.iter().map(|s| s.split()).collect();
+    }
+    if !args.time_steps.is_empty() {
+        settings.time_steps = args.time_steps.clone();
+    }
+    if let Some(simulator) = args.simulator {
+        settings.simulator = simulator.simulator();
+    }
+    Ok(settings)
 }
 
 /// The split-level quality metrics, one line per model and T.

@@ -4,24 +4,31 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use spiking_unet_cli::run;
-use spiking_unet_experiment::artifacts;
+use spiking_unet_cli::{CommonArgs, run};
+use spiking_unet_experiment::layout::ArtifactDir;
+use spiking_unet_experiment::manifest;
 
 #[derive(Parser)]
-#[command(about = "Export an artifact's weights as safetensors in the authors' PyTorch naming")]
+#[command(
+    version,
+    about = "Export an artifact's weights as safetensors in the authors' PyTorch naming",
+    after_help = "Example:\n  export --artifact runs/quickstart/snn-0123abcd4567 --out snn.safetensors"
+)]
 struct Args {
-    /// Artifact folder (runs/<name>/ann-<key> or snn-<key>).
+    /// Artifact folder (runs/<name>/ann-<key>, snn-<key> or ft-<key>).
     #[arg(long)]
     artifact: PathBuf,
     /// Output file, e.g. unet.safetensors.
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 fn main() -> std::process::ExitCode {
-    run(|| {
-        let args = Args::parse();
-        artifacts::export_weights(&args.artifact, &args.out)?;
+    let args = Args::parse();
+    run(&args.common, || {
+        manifest::export_weights(&ArtifactDir::at(&args.artifact), &args.out)?;
         println!("wrote {}", args.out.display());
         Ok(())
     })

@@ -6,13 +6,18 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::Parser;
-use spiking_unet_cli::run;
-use spiking_unet_experiment::{config, reproduce};
+use spiking_unet_cli::{CommonArgs, ConfigEdits, run};
+use spiking_unet_experiment::report;
+use spiking_unet_experiment::sweep::Shard;
 use spiking_unet_report::compare::{Tolerance, compare_dirs};
 
 #[derive(Parser)]
 #[command(
-    about = "Tables and figures from a config's results store; optional check against committed results"
+    version,
+    about = "Tables and figures from a config's results store; optional check against committed results",
+    after_help = "Examples:\n  report configs/quickstart.yaml\n  \
+                  report configs/quickstart.yaml --compare-to results/quickstart\n  \
+                  report configs/sweep-ladders.yaml --set report.alpha=0.01"
 )]
 struct Args {
     /// The experiment config whose results to report.
@@ -26,16 +31,24 @@ struct Args {
     /// Tolerance file for the comparison (default: COMPARE_TO/tolerance.yaml).
     #[arg(long, requires = "compare_to")]
     tolerance: Option<PathBuf>,
+    #[command(flatten)]
+    edits: ConfigEdits,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 fn main() -> std::process::ExitCode {
-    run(|| {
-        let args = Args::parse();
-        let mut config = config::load(&args.config)?;
+    let args = Args::parse();
+    run(&args.common, || {
+        let mut edits = args.edits.clone();
         if let Some(dir) = &args.results_dir {
-            config.report.dir = Some(dir.clone());
+            edits
+                .set
+                .push(("report.dir".into(), dir.display().to_string()));
         }
-        let files = reproduce::report(&config, &args.config)?;
+        let plan = edits.plan(&args.config, Shard::ALL)?;
+        let config = &plan.config;
+        let files = report::report(&plan)?;
         println!(
             "wrote {} files under {}",
             files.len(),

@@ -6,12 +6,20 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use spiking_unet_cli::{BackendArg, run};
-use spiking_unet_experiment::reproduce::{self, Options};
-use spiking_unet_experiment::sweep::{self, Shard};
+use spiking_unet_cli::{CommonArgs, ConfigEdits, run};
+use spiking_unet_experiment::plan::Action;
+use spiking_unet_experiment::reproduce;
+use spiking_unet_experiment::sweep::Shard;
 
 #[derive(Parser)]
-#[command(about = "Train, convert, fine-tune, evaluate and report the experiments of YAML configs")]
+#[command(
+    version,
+    about = "Train, convert, fine-tune, evaluate and report the experiments of YAML configs",
+    after_help = "Examples:\n  reproduce configs/quickstart.yaml\n  \
+                  reproduce configs/paper/bsd68.yaml --dry-run\n  \
+                  reproduce configs/paper/bsd68.yaml --backend wgpu --set train.epochs=10\n  \
+                  reproduce configs/sweep-ladders.yaml --shard 1/4 --threads 8 --log-format json"
+)]
 struct Args {
     /// YAML experiment configs, e.g. configs/quickstart.yaml.
     #[arg(required = true)]
@@ -24,41 +32,44 @@ struct Args {
     #[arg(long, value_parser = Shard::parse, default_value = "1/1")]
     shard: Shard,
     #[command(flatten)]
-    backend: BackendArg,
+    edits: ConfigEdits,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 fn main() -> std::process::ExitCode {
-    run(|| {
-        let args = Args::parse();
-        // Validate every config (and its sweep) before any work, so a typo in the last one costs nothing.
-        let mut configs = Vec::new();
+    let args = Args::parse();
+    run(&args.common, || {
+        // Plan every config (and its sweep) before any work, so a typo in the last one costs
+        // nothing. Planning reads no dataset.
+        let mut plans = Vec::new();
         for path in &args.configs {
-            let config = args.backend.load(path)?;
-            let points = args.shard.select(sweep::expand(&config, path)?);
-            configs.push((path, config, points));
+            plans.push(args.edits.plan(path, args.shard)?);
         }
-        for (path, config, points) in configs {
+        for plan in plans {
+            let path = &plan.config_path;
             if args.dry_run {
                 println!(
-                    "== {} ({} of its points, shard {}): plan",
+                    "== {} ({} of its {} points, shard {}): plan",
                     path.display(),
-                    points.len(),
+                    plan.points.len(),
+                    plan.total_points,
                     args.shard
                 );
-                for point in &points {
-                    println!("   point {}: {}", point.index, point.label);
+                for point in &plan.points {
+                    println!("   point {}: {}", point.point.index, point.point.label);
                 }
-                for step in reproduce::plan(&points, args.shard.count > 1)? {
+                for step in plan.steps() {
                     println!("   {step}");
                 }
                 continue;
             }
-            let result = reproduce::reproduce(&config, path, &Options { shard: args.shard })
+            let result = reproduce::reproduce(&plan)
                 .with_context(|| format!("reproducing {}", path.display()))?;
             let reused = result
                 .plan
                 .iter()
-                .filter(|s| s.action == reproduce::Action::Reuse)
+                .filter(|s| s.action == Action::Reuse)
                 .count();
             println!(
                 "== {}: {} points, {} of {} steps reused",
@@ -69,7 +80,7 @@ fn main() -> std::process::ExitCode {
             );
             for (label, comparison) in &result.points {
                 println!("   point {label}");
-                for model in &comparison.models {
+                for model in &comparison.networks {
                     let values: Vec<String> = model
                         .rows
                         .iter()
@@ -79,7 +90,7 @@ fn main() -> std::process::ExitCode {
                             None => format!("{} {:.3}", r.metric, r.value),
                         })
                         .collect();
-                    println!("     {:<40} {}", model.label, values.join("  "));
+                    println!("     {:<40} {}", model.network.label, values.join("  "));
                 }
             }
             println!("   results table: {}", result.shard_table[1].display());

@@ -1,0 +1,378 @@
+//! The plan of a run, resolved once from a config file (and `--shard`) and handed to every
+//! stage: the sweep points of this shard, and for each its networks (ANN, converted, fine-tuned)
+//! with labels and artifact folders. Stages read what they need from it instead of re-deriving
+//! it, and a point loads its task (the dataset) once, on first use, only when a stage that runs
+//! needs images: printing a plan (`reproduce --dry-run`) touches no dataset.
+//!
+//! [`Plan::steps`] says what each stage would do with each artifact (run, resume or reuse) by
+//! looking at the artifact folders; [`Plan::evaluations`] merges what every point needs from one
+//! spiking network, so it is simulated once, to the largest T any point asks for.
+
+use std::cell::OnceCell;
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use crate::Result;
+use crate::config::{EvaluateConfig, ExperimentConfig, Split};
+use crate::layout::ArtifactDir;
+use crate::manifest::Manifest;
+use crate::networks::{Network, NetworkKind, WeightHashes, networks};
+use crate::sweep::{Shard, SweepPoint, expand};
+use crate::task::Task;
+
+/// Everything a run of one config file will touch.
+pub struct Plan {
+    /// The file's config (overrides applied), as the report stage reads it.
+    pub config: ExperimentConfig,
+    /// The config file, for provenance and messages.
+    pub config_path: PathBuf,
+    /// The slice of the sweep this plan covers.
+    pub shard: Shard,
+    /// Points in the whole sweep (before sharding).
+    pub total_points: usize,
+    /// This shard's points, in sweep order.
+    pub points: Vec<PointPlan>,
+}
+
+/// One sweep point, resolved.
+pub struct PointPlan {
+    /// The point: label, swept settings and complete config.
+    pub point: SweepPoint,
+    /// The config file it came from.
+    pub config_path: PathBuf,
+    /// Its networks: the ANN first, then the converted, then the fine-tuned ones.
+    pub networks: Vec<Network>,
+    task: OnceCell<Task>,
+}
+
+impl Plan {
+    /// Expand `config`'s sweep, keep `shard`'s points, and resolve their networks. Reads no
+    /// dataset; hashes imported weight files once each.
+    pub fn new(config: ExperimentConfig, config_path: &Path, shard: Shard) -> Result<Plan> {
+        let all = expand(&config, config_path)?;
+        let total_points = all.len();
+        let mut hashes = WeightHashes::default();
+        let points = shard
+            .select(all)
+            .into_iter()
+            .map(|point| PointPlan {
+                networks: networks(&point.config, &mut hashes),
+                point,
+                config_path: config_path.to_path_buf(),
+                task: OnceCell::new(),
+            })
+            .collect();
+        Ok(Plan {
+            config,
+            config_path: config_path.to_path_buf(),
+            shard,
+            total_points,
+            points,
+        })
+    }
+
+    /// What every point needs from each network, merged per network in plan order: the splits,
+    /// and for a spiking network every T any point evaluates it at.
+    pub fn evaluations(&self) -> Vec<Evaluation> {
+        let mut merged: IndexMap<ArtifactDir, (Evaluation, BTreeSet<usize>)> = IndexMap::new();
+        for (index, point) in self.points.iter().enumerate() {
+            let config = point.config();
+            for network in &point.networks {
+                let (evaluation, steps) = merged.entry(network.dir.clone()).or_insert_with(|| {
+                    let settings = EvaluateConfig {
+                        splits: Vec::new(),
+                        time_steps: Vec::new(),
+                        ..config.evaluate.clone()
+                    };
+                    (
+                        Evaluation {
+                            network: network.clone(),
+                            point: index,
+                            settings,
+                        },
+                        BTreeSet::new(),
+                    )
+                });
+                if network.kind != NetworkKind::Ann {
+                    steps.extend(config.evaluation_steps());
+                }
+                for split in &config.evaluate.splits {
+                    if !evaluation.settings.splits.contains(split) {
+                        evaluation.settings.splits.push(*split);
+                    }
+                }
+            }
+        }
+        merged
+            .into_values()
+            .map(|(mut evaluation, steps)| {
+                evaluation.settings.time_steps = steps.into_iter().collect();
+                evaluation
+            })
+            .collect()
+    }
+
+    /// What running this plan would do, stage by stage, each artifact once. Looks only at the
+    /// artifact folders.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps: Vec<Step> = Vec::new();
+        let mut seen = HashSet::new();
+        for point in &self.points {
+            let config = point.config();
+            for network in &point.networks {
+                if !seen.insert((network.kind, network.dir.clone())) {
+                    continue;
+                }
+                let manifest = Manifest::read(&network.dir).ok();
+                let done = manifest.as_ref().is_some_and(Manifest::is_complete);
+                let resumable = network.dir.checkpoint_state().exists();
+                let (stage, what, action, note) = match network.kind {
+                    NetworkKind::Ann => (
+                        Stage::Train,
+                        "ann".to_string(),
+                        action_for(done, resumable),
+                        if config.model.pretrained.is_some() {
+                            "import".to_string()
+                        } else {
+                            format!("{} epochs", config.train.epochs)
+                        },
+                    ),
+                    NetworkKind::Converted => (
+                        Stage::Convert,
+                        network.label.clone(),
+                        action_for(done, false),
+                        String::new(),
+                    ),
+                    NetworkKind::Finetuned => (
+                        Stage::Finetune,
+                        network.label.clone(),
+                        action_for(done, resumable),
+                        format!("{} epochs", config.finetune.epochs),
+                    ),
+                };
+                steps.push(Step {
+                    stage,
+                    what,
+                    artifact: network.dir.path().to_path_buf(),
+                    action,
+                    note: if action == Action::Reuse {
+                        String::new()
+                    } else {
+                        note
+                    },
+                });
+            }
+        }
+        for evaluation in self.evaluations() {
+            let dir = &evaluation.network.dir;
+            let settings = &evaluation.settings;
+            let pending: Vec<String> = settings
+                .splits
+                .iter()
+                .flat_map(|&split| pending_evaluations(dir, split, &settings.time_steps))
+                .collect();
+            steps.push(Step {
+                stage: Stage::Evaluate,
+                what: evaluation.network.label.clone(),
+                artifact: dir.path().to_path_buf(),
+                action: if pending.is_empty() {
+                    Action::Reuse
+                } else {
+                    Action::Run
+                },
+                note: pending.join(", "),
+            });
+        }
+        if !self.points.is_empty() {
+            steps.push(Step {
+                stage: Stage::Report,
+                what: "tables and figures".into(),
+                artifact: self.config.results_dir(),
+                action: Action::Run,
+                note: if self.shard.count > 1 {
+                    "this shard's table only; run `report` once every shard is done".into()
+                } else {
+                    String::new()
+                },
+            });
+        }
+        steps
+    }
+}
+
+/// `test T=8`-style names of the evaluations of `split` not cached in `dir` yet (`test` for an
+/// ANN, which has no T).
+fn pending_evaluations(dir: &ArtifactDir, split: Split, steps: &[usize]) -> Vec<String> {
+    if steps.is_empty() {
+        return if dir.ann_evaluated(split) {
+            Vec::new()
+        } else {
+            vec![split.to_string()]
+        };
+    }
+    dir.unevaluated(split, steps)
+        .into_iter()
+        .map(|t| format!("{split} T={t}"))
+        .collect()
+}
+
+/// Reuse what is finished, resume what left a checkpoint, run the rest.
+fn action_for(done: bool, resumable: bool) -> Action {
+    match (done, resumable) {
+        (true, _) => Action::Reuse,
+        (false, true) => Action::Resume,
+        (false, false) => Action::Run,
+    }
+}
+
+impl PointPlan {
+    /// The point's complete config.
+    pub fn config(&self) -> &ExperimentConfig {
+        &self.point.config
+    }
+
+    /// The point's task, built (dataset loaded and preprocessed) on first use only.
+    pub fn task(&self) -> Result<&Task> {
+        if let Some(task) = self.task.get() {
+            return Ok(task);
+        }
+        let task = Task::build(self.config())?;
+        Ok(self.task.get_or_init(|| task))
+    }
+
+    /// The ANN.
+    pub fn ann(&self) -> &Network {
+        &self.networks[0]
+    }
+
+    /// The networks of one kind, in plan order.
+    pub fn networks_of(&self, kind: NetworkKind) -> impl Iterator<Item = &Network> {
+        self.networks.iter().filter(move |n| n.kind == kind)
+    }
+}
+
+/// What one spiking network (or the ANN) is evaluated on, over every point that uses it.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The network.
+    pub network: Network,
+    /// Index in [`Plan::points`] of the first point that uses it (its task scores it).
+    pub point: usize,
+    /// Splits and T (empty for the ANN) to evaluate; the other settings of that first point.
+    pub settings: EvaluateConfig,
+}
+
+/// The stages, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// ANN training or import.
+    Train,
+    /// ANN → SNN conversion.
+    Convert,
+    /// Flow-based fine-tuning.
+    Finetune,
+    /// Scoring networks at every T.
+    Evaluate,
+    /// Tables and figures.
+    Report,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::Train => "train",
+            Stage::Convert => "convert",
+            Stage::Finetune => "finetune",
+            Stage::Evaluate => "evaluate",
+            Stage::Report => "report",
+        })
+    }
+}
+
+/// What a stage will do with its artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing there yet: run it.
+    Run,
+    /// A killed run left a checkpoint: continue from it.
+    Resume,
+    /// Done before: reuse it.
+    Reuse,
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::Run => "run",
+            Action::Resume => "resume",
+            Action::Reuse => "reuse",
+        })
+    }
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Its stage.
+    pub stage: Stage,
+    /// What it makes (`ann`, `layer_wise / if-zero`, ...).
+    pub what: String,
+    /// The artifact folder.
+    pub artifact: PathBuf,
+    /// What will happen.
+    pub action: Action,
+    /// Details: the T still to simulate, the epochs to train.
+    pub note: String,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<9} {:<7} {:<44} {}",
+            self.stage.to_string(),
+            self.action.to_string(),
+            self.what,
+            self.artifact.display()
+        )?;
+        if !self.note.is_empty() {
+            write!(f, "  ({})", self.note)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_of_a_benchmark_config_reads_no_dataset_and_merges_evaluations() {
+        // BSD68 is not in any cache here: building the task would fail, planning must not.
+        let text = "name: p\nruns_dir: /nonexistent/runs\ndata:\n  benchmark:\n    dataset: bsd68\n\
+                    convert:\n  normalizations: [layer_wise]\n  neurons: [{kind: if, reset: zero}]\n\
+                    sweep:\n  grid:\n    evaluate.time_steps: {from: 1, to: 3000, step: 1}\n";
+        let config = crate::config::parse(text, Path::new("p.yaml")).expect("valid");
+        let plan = Plan::new(config, Path::new("p.yaml"), Shard::ALL).expect("plans");
+        assert_eq!(plan.points.len(), 3000);
+        let evaluations = plan.evaluations();
+        assert_eq!(evaluations.len(), 2, "one ANN and one converted network");
+        assert_eq!(evaluations[1].settings.time_steps.len(), 3000);
+        let steps = plan.steps();
+        let stages: Vec<Stage> = steps.iter().map(|s| s.stage).collect();
+        assert_eq!(
+            stages,
+            [
+                Stage::Train,
+                Stage::Convert,
+                Stage::Evaluate,
+                Stage::Evaluate,
+                Stage::Report
+            ]
+        );
+        assert!(steps.iter().all(|s| s.action == Action::Run));
+        assert!(plan.points.iter().all(|p| p.task.get().is_none()));
+    }
+}
