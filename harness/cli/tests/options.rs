@@ -23,7 +23,13 @@ fn every_binary_has_version_threads_log_format_and_examples() {
             .expect("starts");
         let text = printed(&version);
         assert!(version.status.success(), "{binary}: {text}");
-        assert!(text.contains(env!("CARGO_PKG_VERSION")), "{binary}: {text}");
+        let name = std::path::Path::new(binary)
+            .file_name()
+            .expect("a file")
+            .to_string_lossy()
+            .to_string();
+        let expected = format!("{name} {}", env!("CARGO_PKG_VERSION"));
+        assert!(text.starts_with(&expected), "{binary}: {text}");
         let help = std::process::Command::new(binary)
             .arg("--help")
             .output()

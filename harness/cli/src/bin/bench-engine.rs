@@ -13,6 +13,7 @@ use spiking_unet_experiment::bench::{self, BenchCase};
 
 #[derive(Parser)]
 #[command(
+    name = "bench-engine",
     version,
     about = "Time the spiking inference engine on a converted U-Net and write the case for the PyTorch twin",
     after_help = "Examples:\n  bench-engine --width 64 --size 256 --neuron mt --time-steps 32 --out /tmp/case\n  \

@@ -7,6 +7,7 @@ use spiking_unet_experiment::convert;
 
 #[derive(Parser)]
 #[command(
+    name = "convert",
     version,
     about = "Convert a trained ANN U-Net into spiking U-Nets (IF / multi-threshold / burst neurons; layer-, connection- or channel-wise normalization)",
     after_help = "Examples:\n  convert configs/quickstart-denoise.yaml\n  \

@@ -15,6 +15,7 @@ use spiking_unet_datasets::{FetchOptions, FetchSettings, Manifest, Materialized,
 
 #[derive(Parser)]
 #[command(
+    name = "datasets",
     version,
     about = "List, describe, download and verify the paper's public datasets",
     after_help = "Examples:\n  datasets list\n  datasets info bsd68\n  \

@@ -12,6 +12,7 @@ use spiking_unet_experiment::sweep::Shard;
 
 #[derive(Parser)]
 #[command(
+    name = "evaluate",
     version,
     about = "Evaluate the ANN and converted SNNs of a config (metric vs T, spikes, energy) or one artifact",
     after_help = "Examples:\n  evaluate configs/quickstart-denoise.yaml --time-steps 8,32\n  \

@@ -10,6 +10,7 @@ use spiking_unet_experiment::manifest;
 
 #[derive(Parser)]
 #[command(
+    name = "export",
     version,
     about = "Export an artifact's weights as safetensors in the authors' PyTorch naming",
     after_help = "Example:\n  export --artifact runs/quickstart/snn-0123abcd4567 --out snn.safetensors"

@@ -7,6 +7,7 @@ use spiking_unet_experiment::finetune;
 
 #[derive(Parser)]
 #[command(
+    name = "finetune",
     version,
     about = "Fine-tune converted spiking U-Nets with the flow-based method (fewer time steps for the same quality)",
     after_help = "Examples:\n  finetune configs/quickstart-denoise.yaml\n  \

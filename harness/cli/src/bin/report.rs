@@ -13,6 +13,7 @@ use spiking_unet_report::compare::{Tolerance, compare_dirs};
 
 #[derive(Parser)]
 #[command(
+    name = "report",
     version,
     about = "Tables and figures from a config's results store; optional check against committed results",
     after_help = "Examples:\n  report configs/quickstart.yaml\n  \

@@ -13,6 +13,7 @@ use spiking_unet_experiment::sweep::Shard;
 
 #[derive(Parser)]
 #[command(
+    name = "reproduce",
     version,
     about = "Train, convert, fine-tune, evaluate and report the experiments of YAML configs",
     after_help = "Examples:\n  reproduce configs/quickstart.yaml\n  \

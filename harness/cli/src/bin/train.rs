@@ -7,6 +7,7 @@ use spiking_unet_experiment::train;
 
 #[derive(Parser)]
 #[command(
+    name = "train",
     version,
     about = "Train the ANN U-Net of an experiment config; rerun to resume after an interruption",
     after_help = "Examples:\n  train configs/quickstart-denoise.yaml\n  \
