@@ -40,14 +40,14 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
         path: ann_dir.path().to_path_buf(),
         message: "no trained ANN for this config; run `train` (or `reproduce`) first".into(),
     })?;
-    if !Manifest::Ann(ann_manifest.clone()).is_complete() {
+    if !ann_manifest.is_complete() {
         return Err(Error::Artifact {
             path: ann_dir.path().to_path_buf(),
             message: "the ANN has not finished training; rerun `train`".into(),
         });
     }
     let mut outcomes = Vec::new();
-    // Loaded on the first variant that has to be made.
+    // Loaded (and hashed) on the first variant that has to be made.
     let mut ann = None;
     let mut activations: Option<Activations> = None;
     let mut factors_of: Vec<(ConversionSpec, ScaleFactors)> = Vec::new();
@@ -69,9 +69,12 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
         let device = spiking_unet_core::device::device(&config.backend)?;
         let task = point.task()?;
         if ann.is_none() {
-            ann = Some(load_ann(ann_dir, &device)?.1);
+            ann = Some((
+                load_ann(ann_dir, &device)?.1,
+                sha256_file(&ann_dir.model())?,
+            ));
         }
-        let model = ann.as_ref().expect("loaded just above");
+        let (model, ann_model_sha256) = ann.as_ref().expect("loaded just above");
         if activations.is_none() {
             let calibration = calibration_batch(task, variant.calibration_samples, &device);
             activations = Some(Activations::record(model, calibration)?);
@@ -93,7 +96,7 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
         let manifest = SnnManifest {
             key: dir.key(),
             ann_dir: ann_dir.path().to_path_buf(),
-            ann_model_sha256: sha256_file(&ann_dir.model())?,
+            ann_model_sha256: ann_model_sha256.clone(),
             config: config.clone(),
             unet: ann_manifest.unet.clone(),
             spec: variant.spec.clone(),

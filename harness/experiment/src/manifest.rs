@@ -127,7 +127,7 @@ impl Manifest {
     /// fine-tuned to the end.
     pub fn is_complete(&self) -> bool {
         match self {
-            Manifest::Ann(ann) => ann.training.is_some() || ann.imported_from.is_some(),
+            Manifest::Ann(ann) => ann.is_complete(),
             Manifest::Snn(snn) => snn.finetune.as_ref().is_none_or(|f| f.summary.is_some()),
         }
     }
@@ -142,6 +142,11 @@ impl Manifest {
 }
 
 impl AnnManifest {
+    /// True when the weights are final: trained to the end, or imported.
+    pub fn is_complete(&self) -> bool {
+        self.training.is_some() || self.imported_from.is_some()
+    }
+
     /// Read `dir`'s manifest, which must be an ANN's.
     pub fn read(dir: &ArtifactDir) -> Result<AnnManifest> {
         match Manifest::read(dir)? {
@@ -170,7 +175,7 @@ impl SnnManifest {
 /// Load a finished ANN and its manifest.
 pub fn load_ann(dir: &ArtifactDir, device: &Device) -> Result<(AnnManifest, UNet)> {
     let manifest = AnnManifest::read(dir)?;
-    if !Manifest::Ann(manifest.clone()).is_complete() {
+    if !manifest.is_complete() {
         return Err(Error::Artifact {
             path: dir.path().to_path_buf(),
             message: "training has not finished; rerun `train` with the same config to resume it"

@@ -34,7 +34,7 @@ pub fn train(point: &PointPlan) -> Result<TrainOutcome> {
     let config = point.config();
     let dir = point.ann().dir.clone();
     if let Ok(Manifest::Ann(manifest)) = Manifest::read(&dir)
-        && Manifest::Ann(manifest.clone()).is_complete()
+        && manifest.is_complete()
     {
         return Ok(TrainOutcome {
             dir,
