@@ -189,6 +189,9 @@ impl ConfigArg {
             if plan.points.len() > 1 || point.point.label != "base" {
                 println!("== point {}: {}", point.point.index, point.point.label);
             }
+            // The lock `reproduce` takes too: a standalone stage and a running sweep never
+            // build the same artifact at once.
+            let _lock = spiking_unet_experiment::lock::hold(point.config())?;
             stage(point)?;
         }
         Ok(())

@@ -1,6 +1,6 @@
 use std::time::Instant;
 
-use crate::util::{printed, read, tiny, tiny_denoising};
+use crate::util::{printed, read, sealed_json, tiny, tiny_denoising};
 
 const BINARIES: [&str; 9] = [
     env!("CARGO_BIN_EXE_train"),
@@ -74,8 +74,7 @@ fn set_edits_the_config_like_the_file_threads_are_recorded_and_json_logs_parse()
     );
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(output.status.success(), "{}", printed(&output));
-    let manifest: serde_json::Value =
-        serde_json::from_str(&read(&run.ann_dir().join("manifest.json"))).expect("JSON");
+    let manifest = sealed_json(&run.ann_dir().join("manifest.json"));
     assert_eq!(
         manifest["config"]["train"]["epochs"], 2,
         "the edit is recorded"

@@ -1,4 +1,4 @@
-use crate::util::{printed, read, tiny};
+use crate::util::{only_subfolder, printed, read, tiny};
 
 /// Two seeds x two neurons x two T, fine-tuning on: 8 points sharing 2 ANNs.
 const SWEEP: &str = "name: tiny\nruns_dir: runs\n\
@@ -51,7 +51,10 @@ fn a_sweep_runs_in_two_shards_and_report_merges_them() {
     for dir in &cached {
         for t in ["T2.json", "T4.json"] {
             assert!(
-                dir.join("evaluation-v1/test").join(t).exists(),
+                only_subfolder(&dir.join("evaluation-v2"))
+                    .join("test")
+                    .join(t)
+                    .exists(),
                 "{}",
                 dir.display()
             );

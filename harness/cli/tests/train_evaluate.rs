@@ -1,4 +1,4 @@
-use crate::util::{printed, read, tiny_denoising};
+use crate::util::{printed, read, sealed_json, tiny_denoising};
 
 #[test]
 fn train_convert_evaluate_write_complete_artifacts() {
@@ -14,8 +14,7 @@ fn train_convert_evaluate_write_complete_artifacts() {
     ] {
         assert!(dir.join(file).exists(), "{file} is written");
     }
-    let manifest: serde_json::Value =
-        serde_json::from_str(&read(&dir.join("manifest.json"))).expect("JSON");
+    let manifest = sealed_json(&dir.join("manifest.json"));
     let provenance = &manifest["provenance"];
     assert_eq!(provenance["seed"], 3);
     assert_eq!(provenance["backend"], "flex");

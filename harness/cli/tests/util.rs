@@ -75,6 +75,28 @@ pub fn read(path: &Path) -> String {
         .unwrap_or_else(|err| panic!("{} should be readable: {err}", path.display()))
 }
 
+/// The content of a sealed JSON document (a manifest, an evaluation file).
+pub fn sealed_json(path: &Path) -> serde_json::Value {
+    let document: serde_json::Value = serde_json::from_str(&read(path)).expect("JSON");
+    assert!(
+        document["sha256"].as_str().is_some_and(|h| h.len() == 64),
+        "{} is sealed",
+        path.display()
+    );
+    document["content"].clone()
+}
+
+/// The one folder inside `dir` (an evaluation cache holds one folder per weights).
+pub fn only_subfolder(dir: &Path) -> std::path::PathBuf {
+    let folders: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|err| panic!("{} should be a folder: {err}", dir.display()))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(folders.len(), 1, "{}: {folders:?}", dir.display());
+    folders[0].clone()
+}
+
 /// Everything the process printed.
 pub fn printed(output: &Output) -> String {
     format!(

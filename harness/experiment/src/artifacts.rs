@@ -2,14 +2,19 @@
 //! config, a seed, a commit, a backend and the exact dataset files; the versions of the code
 //! that keys hash; and atomic writes, hashes and (de)serialisation of JSON and weights.
 //!
+//! Everything a later run trusts is verifiable: JSON documents are *sealed* (they carry the
+//! sha256 of their own content, see [`write_sealed`]), and a manifest records the sha256 of
+//! every other file it vouches for (see [`crate::manifest::Contents`]).
+//!
 //! An artifact folder is named by a hash of everything its result depends on (see
 //! [`crate::networks`]), so rerunning a config finds, and resumes or reuses, the same folder,
 //! and changing a setting that matters gives a new one instead of silently mixing results.
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::store::ModuleRecord;
+use burn::tensor::Tensor;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -85,11 +90,12 @@ pub struct CodeVersions {
 }
 
 /// The current [`CodeVersions`].
+// Version 2 of each: sealed manifests and caches that record the hashes of their files.
 pub const CODE_VERSIONS: CodeVersions = CodeVersions {
-    train: 1,
-    convert: 1,
-    finetune: 1,
-    evaluate: 1,
+    train: 2,
+    convert: 2,
+    finetune: 2,
+    evaluate: 2,
 };
 
 /// burn's version, pinned in the workspace manifest.
@@ -98,10 +104,7 @@ const BURN_VERSION: &str = "0.22.1";
 /// SHA-256 of a file's bytes, as hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
-    Ok(Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(sha256_of(&bytes))
 }
 
 /// First 12 hex digits of the SHA-256 of `bytes`.
@@ -149,14 +152,138 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     })
 }
 
+/// SHA-256 of a file as a [`Error::Damaged`] check: `Ok` when it matches `expected`.
+pub fn verify_file(path: &Path, expected: &str) -> Result<()> {
+    if !path.exists() {
+        return Err(Error::Damaged {
+            path: path.to_path_buf(),
+            reason: "missing, but its manifest vouches for it".into(),
+        });
+    }
+    let actual = sha256_file(path)?;
+    if actual != expected {
+        return Err(Error::Damaged {
+            path: path.to_path_buf(),
+            reason: format!("sha256 is {actual}, but {expected} was recorded when it was written"),
+        });
+    }
+    Ok(())
+}
+
+// A sealed document is ordinary JSON, `{"sha256": <hex>, "content": <document>}`, written in
+// exactly this layout so that the content's bytes can be hashed as they lie in the file (a
+// parse and re-serialisation could change float digits and break the seal on a clean file).
+const SEAL_OPEN: &str = "{\n  \"sha256\": \"";
+const SEAL_MIDDLE: &str = "\",\n  \"content\": ";
+const SEAL_CLOSE: &str = "\n}\n";
+
+/// Write `value` as a sealed JSON document, atomically: the file carries the sha256 of its
+/// content, so that [`read_sealed`] notices any change to it, a flipped byte or an edited value.
+pub fn write_sealed(path: &Path, value: &impl Serialize) -> Result<()> {
+    let content = serde_json::to_string_pretty(value).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let hash = sha256_of(content.as_bytes());
+    write_atomic(
+        path,
+        format!("{SEAL_OPEN}{hash}{SEAL_MIDDLE}{content}{SEAL_CLOSE}").as_bytes(),
+    )
+}
+
+/// Read a document written by [`write_sealed`]; a document whose content does not match its
+/// seal, or that is not sealed at all, is [`Error::Damaged`].
+pub fn read_sealed<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
+    let damaged = |reason: String| Error::Damaged {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let unsealed = || {
+        damaged(
+            "not a sealed document (truncated, edited by hand, or written by an older version \
+             of this harness)"
+                .into(),
+        )
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|_| unsealed())?;
+    let rest = text.strip_prefix(SEAL_OPEN).ok_or_else(unsealed)?;
+    let (recorded, rest) = rest.split_at_checked(64).ok_or_else(unsealed)?;
+    let content = rest
+        .strip_prefix(SEAL_MIDDLE)
+        .and_then(|r| r.strip_suffix(SEAL_CLOSE))
+        .ok_or_else(unsealed)?;
+    let actual = sha256_of(content.as_bytes());
+    if actual != recorded {
+        return Err(damaged(format!(
+            "its content hashes to {actual}, but it was sealed with {recorded}"
+        )));
+    }
+    serde_json::from_str(content).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// SHA-256 of a module's parameters: every float tensor's path, shape and values, in the
+/// module's order. Identical weights hash alike whatever file holds them (a burnpack file also
+/// holds random parameter ids, so its bytes differ between identical runs).
+pub fn weights_sha256<M: Module>(module: &M) -> String {
+    let mut visitor = WeightsHasher {
+        path: Vec::new(),
+        hasher: Sha256::new(),
+    };
+    module.visit(&mut visitor);
+    visitor
+        .hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+struct WeightsHasher {
+    path: Vec<String>,
+    hasher: Sha256,
+}
+
+impl ModuleVisitor for WeightsHasher {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let data = param.val().into_data();
+        self.hasher.update(self.path.join(".").as_bytes());
+        for dim in data.shape().iter() {
+            self.hasher.update((*dim as u64).to_le_bytes());
+        }
+        self.hasher.update(data.as_bytes());
+    }
+}
+
+/// SHA-256 of `bytes`, as hex.
+pub fn sha256_of(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Save a module's parameters (burnpack, parameter ids kept so optimizer state still matches).
-pub fn save_module<M: Module>(module: M, path: &Path) -> Result<()> {
+/// Returns the sha256 of the bytes written.
+pub fn save_module<M: Module>(module: M, path: &Path) -> Result<String> {
     let record_error = |err: burn::store::RecordError| Error::Record {
         path: path.to_path_buf(),
         message: err.to_string(),
     };
     let bytes = module.into_record().into_bytes().map_err(record_error)?;
-    write_atomic(path, &bytes)
+    write_atomic(path, &bytes)?;
+    Ok(sha256_of(&bytes))
 }
 
 /// Load parameters saved by [`save_module`] into `template`, which must have the same structure.

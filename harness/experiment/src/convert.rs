@@ -12,9 +12,9 @@ use spiking_unet_core::convert::{
     Activations, ConversionSpec, ScaleFactors, rescale, scale_factors,
 };
 
-use crate::artifacts::{self, Provenance, sha256_file};
-use crate::layout::ArtifactDir;
-use crate::manifest::{AnnManifest, Manifest, SnnManifest, load_ann};
+use crate::artifacts::{self, Provenance};
+use crate::layout::{ArtifactDir, SNN_FILES};
+use crate::manifest::{Contents, Manifest, SnnManifest, load_ann};
 use crate::networks::NetworkKind;
 use crate::plan::PointPlan;
 use crate::task::{Task, images_to_tensor};
@@ -36,16 +36,18 @@ pub struct ConvertOutcome {
 pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
     let config = point.config();
     let ann_dir = &point.ann().dir;
-    let ann_manifest = AnnManifest::read(ann_dir).map_err(|_| Error::Artifact {
-        path: ann_dir.path().to_path_buf(),
-        message: "no trained ANN for this config; run `train` (or `reproduce`) first".into(),
-    })?;
-    if !ann_manifest.is_complete() {
+    let Some(Manifest::Ann(ann_manifest)) = Manifest::read_if_present(ann_dir)? else {
+        return Err(Error::Artifact {
+            path: ann_dir.path().to_path_buf(),
+            message: "no trained ANN for this config; run `train` (or `reproduce`) first".into(),
+        });
+    };
+    let Some(ann_contents) = &ann_manifest.contents else {
         return Err(Error::Artifact {
             path: ann_dir.path().to_path_buf(),
             message: "the ANN has not finished training; rerun `train`".into(),
         });
-    }
+    };
     let mut outcomes = Vec::new();
     // Loaded (and hashed) on the first variant that has to be made.
     let mut ann = None;
@@ -57,7 +59,7 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
             .as_ref()
             .expect("a converted network has a variant");
         let dir = &network.dir;
-        if dir.manifest().exists() {
+        if Manifest::read_if_present(dir)?.is_some() {
             outcomes.push(ConvertOutcome {
                 dir: dir.clone(),
                 label: network.label.clone(),
@@ -69,12 +71,9 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
         let device = spiking_unet_core::device::device(&config.backend)?;
         let task = point.task()?;
         if ann.is_none() {
-            ann = Some((
-                load_ann(ann_dir, &device)?.1,
-                sha256_file(&ann_dir.model())?,
-            ));
+            ann = Some(load_ann(ann_dir, &device)?.1);
         }
-        let (model, ann_model_sha256) = ann.as_ref().expect("loaded just above");
+        let model = ann.as_ref().expect("loaded just above");
         if activations.is_none() {
             let calibration = calibration_batch(task, variant.calibration_samples, &device);
             activations = Some(Activations::record(model, calibration)?);
@@ -90,13 +89,14 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
             }
         };
         let scaled = rescale(model, &factors)?;
-        artifacts::write_json(&dir.scale_factors(), &factors)?;
-        artifacts::save_module(scaled, &dir.model())?;
+        artifacts::write_sealed(&dir.scale_factors(), &factors)?;
+        artifacts::save_module(scaled.clone(), &dir.model())?;
+        let contents = Contents::record(dir, &scaled, &SNN_FILES)?;
         // The manifest goes last: its presence marks a complete artifact.
         let manifest = SnnManifest {
             key: dir.key(),
             ann_dir: ann_dir.path().to_path_buf(),
-            ann_model_sha256: ann_model_sha256.clone(),
+            ann_weights_sha256: ann_contents.weights_sha256.clone(),
             config: config.clone(),
             unet: ann_manifest.unet.clone(),
             spec: variant.spec.clone(),
@@ -105,6 +105,7 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
             provenance: Provenance::collect(config, &point.config_path, task.sources()),
             ann_provenance: ann_manifest.provenance.clone(),
             finetune: None,
+            contents: Some(contents),
         };
         Manifest::Snn(manifest).write(dir)?;
         outcomes.push(ConvertOutcome {

@@ -41,6 +41,15 @@ pub enum Error {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// A file whose content is not what was recorded when it was written: damaged, truncated
+    /// or edited. The reason names both hashes (or what is malformed).
+    #[error("{path}: {reason}. It is damaged: `reproduce` moves it aside and rebuilds it")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What does not match.
+        reason: String,
+    },
     /// A model record (burnpack) that cannot be saved or loaded.
     #[error("model record {path}: {message}")]
     Record {

@@ -4,8 +4,12 @@
 //! `time_steps`). A spiking network is simulated once up to the largest T and scored at every
 //! T on the way, with its spike counts and energy.
 //!
-//! Every evaluation is cached per network, split and T (see [`ArtifactDir::evaluation_file`]),
-//! so a rerun, or another point asking for the same network, reads it back instead.
+//! Every evaluation is cached per network's weights, split and T (see [`EvaluationCache`]),
+//! so a rerun, or another point asking for the same network, reads it back instead. The cache
+//! files are sealed and record the sha256 of their pictures, so an edited value or a damaged
+//! picture is an error, never a number in a table.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +23,7 @@ use spiking_unet_core::simulate::{
 
 use crate::artifacts;
 use crate::config::{EvaluateConfig, Split};
-use crate::layout::ArtifactDir;
+use crate::layout::{ArtifactDir, EvaluationCache};
 use crate::manifest::{Manifest, load_ann, load_snn};
 use crate::networks::{Network, NetworkKind};
 use crate::plan::{Plan, PointPlan};
@@ -47,9 +51,33 @@ pub const PICTURED_IMAGES: usize = 2;
 
 /// What one evaluation file holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct CachedEvaluation {
-    rows: Vec<MetricRow>,
-    layers: Vec<LayerRow>,
+pub struct CachedEvaluation {
+    /// Whole-network rows.
+    pub rows: Vec<MetricRow>,
+    /// Per-layer rows (spiking networks).
+    pub layers: Vec<LayerRow>,
+    /// sha256 of the pictures this evaluation saved, by `<image>/<panel>`.
+    pub pictures: BTreeMap<String, String>,
+}
+
+impl CachedEvaluation {
+    /// Read a cache file back (sealed: a damaged or edited one is an error).
+    pub fn read(path: &std::path::Path) -> Result<CachedEvaluation> {
+        artifacts::read_sealed(path)
+    }
+
+    /// Save `png` as the picture `panel` of `image` and record its hash.
+    fn save_picture(
+        &mut self,
+        cache: &EvaluationCache,
+        (split, image, panel): (Split, &str, &str),
+        png: &[u8],
+    ) -> Result<()> {
+        artifacts::write_atomic(&cache.picture(split, image, panel), png)?;
+        self.pictures
+            .insert(format!("{image}/{panel}"), artifacts::sha256_of(png));
+        Ok(())
+    }
 }
 
 /// One network of a point, evaluated.
@@ -61,6 +89,8 @@ pub struct NetworkEvaluation {
     pub rows: Vec<MetricRow>,
     /// Per-layer rows (spiking networks).
     pub layers: Vec<LayerRow>,
+    /// Where its evaluations (and pictures) are cached.
+    pub cache: EvaluationCache,
 }
 
 /// The networks of a point, evaluated side by side.
@@ -83,11 +113,12 @@ pub fn evaluate_point(point: &PointPlan) -> Result<Comparison> {
     };
     let mut networks = Vec::new();
     for network in &point.networks {
-        let (rows, layers) = evaluate_network(point, network, &settings)?;
+        let evaluated = evaluate_network(point, network, &settings)?;
         networks.push(NetworkEvaluation {
             network: network.clone(),
-            rows,
-            layers,
+            rows: evaluated.rows,
+            layers: evaluated.layers,
+            cache: evaluated.cache,
         });
     }
     let mut table = vec![
@@ -107,6 +138,19 @@ pub fn evaluate_point(point: &PointPlan) -> Result<Comparison> {
     Ok(Comparison { networks, csv })
 }
 
+/// One network's evaluation: what [`evaluate_network`] returns.
+#[derive(Debug)]
+pub struct Evaluated {
+    /// Whole-network rows.
+    pub rows: Vec<MetricRow>,
+    /// Per-layer rows (spiking networks).
+    pub layers: Vec<LayerRow>,
+    /// Where they are cached.
+    pub cache: EvaluationCache,
+    /// True when every evaluation was read back from the cache and nothing ran.
+    pub reused: bool,
+}
+
 /// Evaluate one network of `point` on the splits of `settings` (and, for a spiking network,
 /// at its T), reusing cached evaluations; writes `evaluation.csv` (and `layers.csv`) in its
 /// folder. An error names the stage to run when the network is missing or unfinished.
@@ -114,11 +158,9 @@ pub fn evaluate_network(
     point: &PointPlan,
     network: &Network,
     settings: &EvaluateConfig,
-) -> Result<(Vec<MetricRow>, Vec<LayerRow>)> {
-    let finished = Manifest::read(&network.dir)
-        .ok()
-        .is_some_and(|m| m.is_complete());
-    if !finished {
+) -> Result<Evaluated> {
+    let manifest = Manifest::read_if_present(&network.dir)?;
+    let Some(contents) = manifest.as_ref().and_then(Manifest::contents) else {
         let stage = match network.kind {
             NetworkKind::Ann => "trained yet; run `train`",
             NetworkKind::Converted => "converted yet; run `convert`",
@@ -128,26 +170,31 @@ pub fn evaluate_network(
             path: network.dir.path().to_path_buf(),
             message: format!("{} is not {stage} (or `reproduce`) first", network.label),
         });
-    }
+    };
+    let cache = network.dir.evaluations(&contents.weights_sha256);
     match network.kind {
-        NetworkKind::Ann => Ok((evaluate_ann(point, &network.dir, settings)?, Vec::new())),
-        _ => evaluate_snn(point, (&network.dir, &network.label), settings),
+        NetworkKind::Ann => evaluate_ann(point, &network.dir, cache, settings),
+        _ => evaluate_snn(point, (&network.dir, &network.label), cache, settings),
     }
 }
 
 /// Evaluate the artifact folder `dir`, whatever it holds (its manifest says), with the task of
 /// the config it was made with: `evaluate --artifact DIR`.
-pub fn evaluate_artifact(
-    dir: &ArtifactDir,
-    settings: &EvaluateConfig,
-) -> Result<(Vec<MetricRow>, Vec<LayerRow>)> {
+pub fn evaluate_artifact(dir: &ArtifactDir, settings: &EvaluateConfig) -> Result<Evaluated> {
     let manifest = Manifest::read(dir)?;
+    let Some(contents) = manifest.contents() else {
+        return Err(Error::Artifact {
+            path: dir.path().to_path_buf(),
+            message: "its stage has not finished; rerun it (or `reproduce`) first".into(),
+        });
+    };
+    let cache = dir.evaluations(&contents.weights_sha256);
     let mut plan = Plan::new(manifest.config().clone(), &dir.manifest(), Shard::ALL)?;
     let point = plan.points.remove(0);
     let label = dir.path().display().to_string();
     match manifest {
-        Manifest::Ann(_) => Ok((evaluate_ann(&point, dir, settings)?, Vec::new())),
-        Manifest::Snn(_) => evaluate_snn(&point, (dir, &label), settings),
+        Manifest::Ann(_) => evaluate_ann(&point, dir, cache, settings),
+        Manifest::Snn(_) => evaluate_snn(&point, (dir, &label), cache, settings),
     }
 }
 
@@ -155,13 +202,14 @@ pub fn evaluate_artifact(
 fn evaluate_ann(
     point: &PointPlan,
     dir: &ArtifactDir,
+    cache: EvaluationCache,
     evaluate: &EvaluateConfig,
-) -> Result<Vec<MetricRow>> {
+) -> Result<Evaluated> {
     let backend = &point.config().backend;
     let mut loaded: Option<(Device, UNet)> = None;
     let mut rows = Vec::new();
     for &split in &evaluate.splits {
-        let file = dir.evaluation_file(split, None);
+        let file = cache.file(split, None);
         if !file.exists() {
             if loaded.is_none() {
                 let device = spiking_unet_core::device::device(backend)?;
@@ -170,25 +218,30 @@ fn evaluate_ann(
             }
             let (device, model) = loaded.as_ref().expect("loaded just above");
             let evaluation = evaluate_ann_split(
-                dir,
+                &cache,
                 model,
                 point.task()?,
                 split,
                 evaluate,
                 (device, backend),
             )?;
-            artifacts::write_json(&file, &evaluation)?;
+            artifacts::write_sealed(&file, &evaluation)?;
         }
-        rows.extend(artifacts::read_json::<CachedEvaluation>(&file)?.rows);
+        rows.extend(CachedEvaluation::read(&file)?.rows);
     }
     log_evaluations("ann", &rows);
     artifacts::write_atomic(&dir.evaluation_csv(), metric_csv(&rows)?.as_bytes())?;
-    Ok(rows)
+    Ok(Evaluated {
+        rows,
+        layers: Vec::new(),
+        cache,
+        reused: loaded.is_none(),
+    })
 }
 
 /// Score the ANN on one split and save its pictures.
 fn evaluate_ann_split(
-    dir: &ArtifactDir,
+    cache: &EvaluationCache,
     model: &UNet,
     task: &Task,
     split: Split,
@@ -200,7 +253,7 @@ fn evaluate_ann_split(
     } else {
         None
     };
-    let mut rows = Vec::new();
+    let mut evaluation = CachedEvaluation::default();
     let items = task.eval_items(split);
     let mut scores = Vec::new();
     for (k, item) in items.iter().enumerate() {
@@ -215,12 +268,12 @@ fn evaluate_ann_split(
             let (input, target) = task.item_pictures(item);
             let output = task.output_picture(item, &output)?;
             for (panel, picture) in [("input", input), ("target", target), ("ann", output)] {
-                let path = dir.picture(split, &item.name, panel);
-                artifacts::write_atomic(&path, &picture.to_png())?;
+                evaluation.save_picture(cache, (split, &item.name, panel), &picture.to_png())?;
             }
         }
         scores.push(task.score(item, &output)?);
     }
+    let rows = &mut evaluation.rows;
     for score in &scores {
         for (metric, value) in &score.values {
             rows.push(MetricRow {
@@ -252,10 +305,7 @@ fn evaluate_ann_split(
             value,
         });
     }
-    Ok(CachedEvaluation {
-        rows,
-        layers: Vec::new(),
-    })
+    Ok(evaluation)
 }
 
 /// Evaluate the spiking network in `dir` at every T of `evaluate.time_steps`: T already
@@ -264,13 +314,14 @@ fn evaluate_ann_split(
 fn evaluate_snn(
     point: &PointPlan,
     (dir, label): (&ArtifactDir, &str),
+    cache: EvaluationCache,
     evaluate: &EvaluateConfig,
-) -> Result<(Vec<MetricRow>, Vec<LayerRow>)> {
+) -> Result<Evaluated> {
     let backend = &point.config().backend;
     let mut loaded: Option<(Device, SpikingUNet, Option<Engine>)> = None;
     let (mut rows, mut layers) = (Vec::new(), Vec::new());
     for &split in &evaluate.splits {
-        let missing = dir.unevaluated(split, &evaluate.time_steps);
+        let missing = cache.unevaluated(split, &evaluate.time_steps);
         if !missing.is_empty() {
             if loaded.is_none() {
                 let device = spiking_unet_core::device::device(backend)?;
@@ -285,7 +336,7 @@ fn evaluate_snn(
             let (device, snn, engine) = loaded.as_ref().expect("loaded just above");
             tracing::info!(event = "stage", stage = "evaluate", network = label, split = %split, "evaluate: {label} on {split}");
             simulate_split(
-                (dir, label),
+                (&cache, label),
                 (snn, engine.as_ref()),
                 (point.task()?, device),
                 split,
@@ -294,8 +345,7 @@ fn evaluate_snn(
             )?;
         }
         for &t in &evaluate.time_steps {
-            let cached: CachedEvaluation =
-                artifacts::read_json(&dir.evaluation_file(split, Some(t)))?;
+            let cached = CachedEvaluation::read(&cache.file(split, Some(t)))?;
             rows.extend(cached.rows);
             layers.extend(cached.layers);
         }
@@ -327,7 +377,12 @@ fn evaluate_snn(
         ]
     }));
     artifacts::write_atomic(&dir.layers_csv(), artifacts::csv_text(&table)?.as_bytes())?;
-    Ok((rows, layers))
+    Ok(Evaluated {
+        rows,
+        layers,
+        cache,
+        reused: loaded.is_none(),
+    })
 }
 
 /// One machine-readable event per evaluated split and T, with the split-level metrics that
@@ -414,7 +469,7 @@ pub struct LayerRow {
 /// Simulate every image of `split` once up to the largest of `steps`, score the read-out at
 /// each of `steps`, and save one evaluation file per T (and the pictures).
 fn simulate_split(
-    (dir, label): (&ArtifactDir, &str),
+    (cache, label): (&EvaluationCache, &str),
     (snn, engine): (&SpikingUNet, Option<&Engine>),
     (task, device): (&Task, &Device),
     split: Split,
@@ -458,8 +513,9 @@ fn simulate_split(
             let t = checkpoint.time_steps;
             if k < PICTURED_IMAGES {
                 let picture = task.output_picture(item, &output)?;
-                artifacts::write_atomic(
-                    &dir.picture(split, &item.name, &format!("T{t}")),
+                files[c].save_picture(
+                    cache,
+                    (split, &item.name, &format!("T{t}")),
                     &picture.to_png(),
                 )?;
             }
@@ -525,7 +581,7 @@ fn simulate_split(
                 synaptic_operations: synops / n,
             })
             .collect();
-        artifacts::write_json(&dir.evaluation_file(split, Some(t)), &files[c])?;
+        artifacts::write_sealed(&cache.file(split, Some(t)), &files[c])?;
     }
     Ok(())
 }

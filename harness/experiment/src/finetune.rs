@@ -13,8 +13,10 @@ use spiking_unet_core::model::UNet;
 use spiking_unet_core::simulate::{SpikingUNet, time_chunk_for_budget};
 
 use crate::artifacts::{self, Provenance};
-use crate::layout::ArtifactDir;
-use crate::manifest::{FinetuneRecord, Manifest, SnnManifest, TrainingSummary, load_snn};
+use crate::layout::{ArtifactDir, SNN_FILES};
+use crate::manifest::{
+    Contents, FinetuneRecord, Manifest, SnnManifest, TrainingSummary, load_snn,
+};
 use crate::networks::{Network, NetworkKind};
 use crate::plan::PointPlan;
 use crate::scoring::score_snn;
@@ -48,7 +50,8 @@ fn finetune_one(point: &PointPlan, network: &Network) -> Result<FinetuneOutcome>
     let settings = &config.finetune;
     let dir = &network.dir;
     let label = network.label.clone();
-    if let Ok(Manifest::Snn(manifest)) = Manifest::read(dir)
+    if let Some(Manifest::Snn(manifest)) = Manifest::read_if_present(dir)?
+        && manifest.contents.is_some()
         && let Some(summary) = manifest.finetune.and_then(|f| f.summary)
     {
         return Ok(FinetuneOutcome {
@@ -63,11 +66,15 @@ fn finetune_one(point: &PointPlan, network: &Network) -> Result<FinetuneOutcome>
         .as_ref()
         .expect("a fine-tuned network has a source");
     let device = spiking_unet_core::device::device(&config.backend)?;
-    let (source_manifest, _) = load_snn(source, &device).map_err(|_| Error::Artifact {
-        path: source.path().to_path_buf(),
-        message: "this converted network does not exist yet; run `convert` (or `reproduce`) first"
-            .into(),
-    })?;
+    if Manifest::read_if_present(source)?.is_none() {
+        return Err(Error::Artifact {
+            path: source.path().to_path_buf(),
+            message:
+                "this converted network does not exist yet; run `convert` (or `reproduce`) first"
+                    .into(),
+        });
+    }
+    let (source_manifest, _) = load_snn(source, &device)?;
     tracing::info!(event = "stage", stage = "finetune", network = label, dir = %dir, "finetune: {label} -> {dir}");
 
     let task = point.task()?;
@@ -96,6 +103,8 @@ fn finetune_one(point: &PointPlan, network: &Network) -> Result<FinetuneOutcome>
             settings: settings.clone(),
             summary: None,
         });
+        // Vouched for again once fine-tuning has finished.
+        manifest.contents = None;
         std::fs::create_dir_all(dir.path()).map_err(Error::io("creating folder", dir.path()))?;
         std::fs::copy(source.scale_factors(), dir.scale_factors())
             .map_err(Error::io("copying scale factors to", dir.path()))?;
@@ -149,6 +158,8 @@ fn finetune_one(point: &PointPlan, network: &Network) -> Result<FinetuneOutcome>
     if let Some(record) = manifest.finetune.as_mut() {
         record.summary = Some(summary.clone());
     }
+    let kept = artifacts::load_module(source_manifest.unet.init(&device)?, &dir.model())?;
+    manifest.contents = Some(Contents::record(dir, &kept, &SNN_FILES)?);
     Manifest::Snn(manifest).write(dir)?;
     Ok(FinetuneOutcome {
         dir: dir.clone(),

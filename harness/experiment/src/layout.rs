@@ -10,13 +10,22 @@
 //!     manifest.json  model.bpk  scale_factors.json  training_curve.csv
 //!     evaluation.csv  layers.csv
 //!     checkpoint/state.json  checkpoint/epoch-<k>/{model,optimizer}.bpk
-//!     evaluation-v<version>/<split>/{ann.json, T<t>.json, pictures/<image>/<panel>.png}
+//!     evaluation-v<version>/<weights hash>/<split>/{ann.json, T<t>.json, pictures/<image>/<panel>.png}
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use crate::artifacts::CODE_VERSIONS;
 use crate::config::{ExperimentConfig, Split};
+
+/// The weights of an artifact folder, burnpack.
+pub const MODEL_FILE: &str = "model.bpk";
+
+/// The per-layer scale factors of a spiking network, sealed JSON.
+pub const SCALE_FACTORS_FILE: &str = "scale_factors.json";
+
+/// The files a spiking network's manifest vouches for.
+pub const SNN_FILES: [&str; 2] = [MODEL_FILE, SCALE_FACTORS_FILE];
 
 /// The folder of one experiment's artifacts, `<runs_dir>/<name>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,12 +103,12 @@ impl ArtifactDir {
 
     /// The selected (or converted) parameters, burnpack.
     pub fn model(&self) -> PathBuf {
-        self.0.join("model.bpk")
+        self.0.join(MODEL_FILE)
     }
 
     /// Per-layer scale factors of a converted network (readable JSON).
     pub fn scale_factors(&self) -> PathBuf {
-        self.0.join("scale_factors.json")
+        self.0.join(SCALE_FACTORS_FILE)
     }
 
     /// Per-epoch training curve.
@@ -137,18 +146,39 @@ impl ArtifactDir {
         }
     }
 
-    /// Where the evaluations of `split` are cached, one file per T. The folder name carries
-    /// the evaluation code's version, so a change in scoring starts a fresh cache.
-    pub fn evaluation_cache(&self, split: Split) -> PathBuf {
-        self.0
-            .join(format!("evaluation-v{}", CODE_VERSIONS.evaluate))
-            .join(split.to_string())
+    /// The evaluations of the weights whose [`crate::manifest::Contents::weights_sha256`] is
+    /// `weights_sha256`: `evaluation-v<version>/<first 12 hex digits>/`. The folder carries the
+    /// evaluation code's version, so a change in scoring starts a fresh cache, and the weights'
+    /// hash, so evaluations of other weights are never read back for these.
+    pub fn evaluations(&self, weights_sha256: &str) -> EvaluationCache {
+        let short = weights_sha256.get(..12).unwrap_or(weights_sha256);
+        EvaluationCache(
+            self.0
+                .join(format!("evaluation-v{}", CODE_VERSIONS.evaluate))
+                .join(short),
+        )
+    }
+}
+
+/// The cached evaluations of one network's weights, one sealed JSON file per split and T.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationCache(PathBuf);
+
+impl EvaluationCache {
+    /// The folder itself.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The evaluations of `split`.
+    pub fn split_dir(&self, split: Split) -> PathBuf {
+        self.0.join(split.to_string())
     }
 
     /// The cached evaluation of `split`: `ann.json` for the ANN, `T<t>.json` for a spiking
     /// network at `t` steps. Its presence means that evaluation is done.
-    pub fn evaluation_file(&self, split: Split, time_steps: Option<usize>) -> PathBuf {
-        self.evaluation_cache(split).join(match time_steps {
+    pub fn file(&self, split: Split, time_steps: Option<usize>) -> PathBuf {
+        self.split_dir(split).join(match time_steps {
             Some(t) => format!("T{t}.json"),
             None => "ann.json".into(),
         })
@@ -159,21 +189,23 @@ impl ArtifactDir {
         steps
             .iter()
             .copied()
-            .filter(|&t| !self.evaluation_file(split, Some(t)).exists())
+            .filter(|&t| !self.file(split, Some(t)).exists())
             .collect()
     }
 
     /// Whether the ANN's evaluation of `split` is cached.
     pub fn ann_evaluated(&self, split: Split) -> bool {
-        self.evaluation_file(split, None).exists()
+        self.file(split, None).exists()
     }
 
     /// A picture for the qualitative figures: `pictures/<image>/{input,target,ann,T8}.png`.
     pub fn picture(&self, split: Split, image: &str, panel: &str) -> PathBuf {
-        self.evaluation_cache(split)
-            .join("pictures")
-            .join(image)
-            .join(format!("{panel}.png"))
+        self.pictures(split).join(image).join(format!("{panel}.png"))
+    }
+
+    /// The pictures of `split`.
+    pub fn pictures(&self, split: Split) -> PathBuf {
+        self.split_dir(split).join("pictures")
     }
 }
 
@@ -210,8 +242,8 @@ mod tests {
         assert_eq!(ft.path(), Path::new("runs/t/ft-0123abcd"));
         assert_eq!(ft.key(), "0123abcd");
         assert_eq!(
-            ft.evaluation_file(Split::Test, Some(8)),
-            Path::new("runs/t/ft-0123abcd/evaluation-v1/test/T8.json")
+            ft.evaluations("abcdef0123456789").file(Split::Test, Some(8)),
+            Path::new("runs/t/ft-0123abcd/evaluation-v2/abcdef012345/test/T8.json")
         );
         assert_eq!(
             runs.ann("k").checkpoint_epoch(3).optimizer,

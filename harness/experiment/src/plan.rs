@@ -16,7 +16,8 @@ use indexmap::IndexMap;
 
 use crate::Result;
 use crate::config::{EvaluateConfig, ExperimentConfig, Split};
-use crate::layout::ArtifactDir;
+use crate::integrity::{self, Health};
+use crate::layout::{ArtifactDir, EvaluationCache};
 use crate::manifest::Manifest;
 use crate::networks::{Network, NetworkKind, WeightHashes, networks};
 use crate::sweep::{Shard, SweepPoint, expand};
@@ -115,8 +116,8 @@ impl Plan {
     }
 
     /// What running this plan would do, stage by stage, each artifact once. Looks only at the
-    /// artifact folders.
-    pub fn steps(&self) -> Vec<Step> {
+    /// artifact folders, and verifies them: a damaged one is planned as `rebuild`.
+    pub fn steps(&self) -> Result<Vec<Step>> {
         let mut steps: Vec<Step> = Vec::new();
         let mut seen = HashSet::new();
         for point in &self.points {
@@ -125,9 +126,12 @@ impl Plan {
                 if !seen.insert((network.kind, network.dir.clone())) {
                     continue;
                 }
-                let manifest = Manifest::read(&network.dir).ok();
-                let done = manifest.as_ref().is_some_and(Manifest::is_complete);
-                let resumable = network.dir.checkpoint_state().exists();
+                let health = integrity::inspect(&network.dir)?;
+                let (done, resumable) = match &health {
+                    Health::Complete => (true, false),
+                    Health::Unfinished { resumable } => (false, *resumable),
+                    Health::Absent | Health::Damaged(..) => (false, false),
+                };
                 let (stage, what, action, note) = match network.kind {
                     NetworkKind::Ann => (
                         Stage::Train,
@@ -152,35 +156,53 @@ impl Plan {
                         format!("{} epochs", config.finetune.epochs),
                     ),
                 };
+                let (action, note) = match health {
+                    Health::Damaged(file, reason) => (
+                        Action::Rebuild,
+                        format!("(damaged: {}: {reason})", file.display()),
+                    ),
+                    _ if action == Action::Reuse => (action, String::new()),
+                    _ => (action, note),
+                };
                 steps.push(Step {
                     stage,
                     what,
                     artifact: network.dir.path().to_path_buf(),
                     action,
-                    note: if action == Action::Reuse {
-                        String::new()
-                    } else {
-                        note
-                    },
+                    note,
                 });
             }
         }
         for evaluation in self.evaluations() {
             let dir = &evaluation.network.dir;
             let settings = &evaluation.settings;
-            let pending: Vec<String> = settings
+            // Evaluations are cached by the weights' hash; unfinished (or damaged) weights have
+            // none yet, so everything is pending.
+            let cache = match integrity::inspect(dir)? {
+                Health::Complete => Manifest::read(dir)?
+                    .contents()
+                    .map(|c| dir.evaluations(&c.weights_sha256)),
+                _ => None,
+            };
+            let damaged = integrity::damaged_evaluations(dir)?;
+            let mut pending: Vec<String> = settings
                 .splits
                 .iter()
-                .flat_map(|&split| pending_evaluations(dir, split, &settings.time_steps))
+                .flat_map(|&split| pending_evaluations(cache.as_ref(), split, &settings.time_steps))
                 .collect();
+            pending.extend(
+                damaged
+                    .iter()
+                    .map(|(file, reason)| format!("(damaged: {}: {reason})", file.display())),
+            );
             steps.push(Step {
                 stage: Stage::Evaluate,
                 what: evaluation.network.label.clone(),
                 artifact: dir.path().to_path_buf(),
-                action: if pending.is_empty() {
-                    Action::Reuse
-                } else {
-                    Action::Run
+                action: match (pending.is_empty(), damaged.is_empty()) {
+                    (true, _) => Action::Reuse,
+                    (false, true) => Action::Run,
+                    (false, false) => Action::Rebuild,
                 },
                 note: pending.join(", "),
             });
@@ -198,21 +220,29 @@ impl Plan {
                 },
             });
         }
-        steps
+        Ok(steps)
     }
 }
 
 /// `test T=8`-style names of the evaluations of `split` not cached in `dir` yet (`test` for an
 /// ANN, which has no T).
-fn pending_evaluations(dir: &ArtifactDir, split: Split, steps: &[usize]) -> Vec<String> {
+fn pending_evaluations(
+    cache: Option<&EvaluationCache>,
+    split: Split,
+    steps: &[usize],
+) -> Vec<String> {
     if steps.is_empty() {
-        return if dir.ann_evaluated(split) {
+        return if cache.is_some_and(|c| c.ann_evaluated(split)) {
             Vec::new()
         } else {
             vec![split.to_string()]
         };
     }
-    dir.unevaluated(split, steps)
+    let pending = match cache {
+        Some(cache) => cache.unevaluated(split, steps),
+        None => steps.to_vec(),
+    };
+    pending
         .into_iter()
         .map(|t| format!("{split} T={t}"))
         .collect()
@@ -300,6 +330,8 @@ pub enum Action {
     Resume,
     /// Done before: reuse it.
     Reuse,
+    /// Damaged (the note says which file and why): move it aside and make it again.
+    Rebuild,
 }
 
 impl std::fmt::Display for Action {
@@ -308,6 +340,7 @@ impl std::fmt::Display for Action {
             Action::Run => "run",
             Action::Resume => "resume",
             Action::Reuse => "reuse",
+            Action::Rebuild => "rebuild",
         })
     }
 }
@@ -360,7 +393,7 @@ mod tests {
         let evaluations = plan.evaluations();
         assert_eq!(evaluations.len(), 2, "one ANN and one converted network");
         assert_eq!(evaluations[1].settings.time_steps.len(), 3000);
-        let steps = plan.steps();
+        let steps = plan.steps().expect("plans");
         let stages: Vec<Stage> = steps.iter().map(|s| s.stage).collect();
         assert_eq!(
             stages,

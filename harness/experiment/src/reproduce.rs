@@ -7,23 +7,32 @@
 //! or after changing only an evaluation setting, redoes only what changed. Evaluations are
 //! cached per network and T, and every T a shard needs from one network comes from one
 //! simulation.
+//!
+//! Before a stage uses an artifact, [`integrity::repair`] checks it: a damaged one is moved
+//! aside (and said so) and the stage rebuilds it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use spiking_unet_report::store::{self, ResultRow};
 
 use crate::artifacts::{self, Provenance};
 use crate::evaluate::Comparison;
 use crate::networks::NetworkKind;
-use crate::plan::{Plan, Stage, Step};
-use crate::{Error, Result, convert, evaluate, finetune, report, results, train};
+use crate::networks::Network;
+use crate::plan::{Plan, PointPlan, Stage};
+use crate::{
+    Error, Result, convert, evaluate, finetune, integrity, lock, report, results, train,
+};
 
 /// What one `reproduce` run produced.
 #[derive(Debug)]
 pub struct Reproduction {
-    /// The plan it followed.
-    pub plan: Vec<Step>,
+    /// Steps (each artifact's stage once, and the report) that found their work done, by this
+    /// run's start or by a concurrent run, of `steps` in all.
+    pub reused: usize,
+    /// Steps in all.
+    pub steps: usize,
     /// Per point: its label and its networks' metrics.
     pub points: Vec<(String, Comparison)>,
     /// The results folder.
@@ -46,33 +55,53 @@ pub fn reproduce(plan: &Plan) -> Result<Reproduction> {
             ),
         });
     }
-    let steps = plan.steps();
     let results_dir = plan.config.results_dir();
+    for removed in spiking_unet_report::atomic::remove_leftovers(&results_dir)? {
+        tracing::info!(event = "leftover", file = %removed.display(), "removed {} (left by a killed run)", removed.display());
+    }
     let started_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let stage = |stage: Stage, what: &str| {
         tracing::info!(event = "stage", stage = %stage, what, "== {stage}: {what}");
     };
+    // What each step found: reused (true) or made. An artifact shared by several points
+    // counts once, by its first outcome.
+    let mut outcomes: BTreeMap<(Stage, PathBuf), bool> = BTreeMap::new();
+    let mut record = |stage: Stage, dir: &Path, reused: bool| {
+        outcomes.entry((stage, dir.to_path_buf())).or_insert(reused);
+    };
     for point in &plan.points {
-        let _lock = lock_runs(point)?;
+        let _lock = lock::hold(point.config())?;
         let label = &point.point.label;
         stage(Stage::Train, label);
-        train::train(point)?;
+        repair(point, NetworkKind::Ann)?;
+        let trained = train::train(point)?;
+        record(Stage::Train, trained.dir.path(), trained.reused);
         stage(Stage::Convert, label);
-        convert::convert(point)?;
+        repair(point, NetworkKind::Converted)?;
+        for converted in convert::convert(point)? {
+            record(Stage::Convert, converted.dir.path(), converted.reused);
+        }
         stage(Stage::Finetune, label);
-        finetune::finetune(point)?;
-    }
-    // Each spiking network once, to the largest T any point needs; the points then read the
-    // cached evaluations back.
-    for evaluation in plan.evaluations() {
-        if evaluation.network.kind != NetworkKind::Ann {
-            stage(Stage::Evaluate, &evaluation.network.label);
-            let point = &plan.points[evaluation.point];
-            evaluate::evaluate_network(point, &evaluation.network, &evaluation.settings)?;
+        repair(point, NetworkKind::Finetuned)?;
+        for finetuned in finetune::finetune(point)? {
+            record(Stage::Finetune, finetuned.dir.path(), finetuned.reused);
         }
     }
+    // Each network once, to the largest T any point needs; the points then read the cached
+    // evaluations back.
+    for evaluation in plan.evaluations() {
+        stage(Stage::Evaluate, &evaluation.network.label);
+        let point = &plan.points[evaluation.point];
+        let evaluated =
+            evaluate::evaluate_network(point, &evaluation.network, &evaluation.settings)?;
+        record(
+            Stage::Evaluate,
+            evaluation.network.dir.path(),
+            evaluated.reused,
+        );
+    }
     let mut rows: Vec<ResultRow> = Vec::new();
-    let mut outcomes = Vec::new();
+    let mut points = Vec::new();
     let mut dataset_files = BTreeMap::new();
     for point in &plan.points {
         let comparison = evaluate::evaluate_point(point)?;
@@ -80,7 +109,7 @@ pub fn reproduce(plan: &Plan) -> Result<Reproduction> {
         rows.extend(results::rows(point.config(), &column, &comparison)?);
         results::export_pictures(point.config(), &column, &comparison, &results_dir)?;
         dataset_files.extend(point.task()?.sources());
-        outcomes.push((point.point.label.clone(), comparison));
+        points.push((point.point.label.clone(), comparison));
     }
 
     let shard_dir = store::shard_dir(&results_dir, &plan.shard.slug());
@@ -107,27 +136,24 @@ pub fn reproduce(plan: &Plan) -> Result<Reproduction> {
         report::report(plan)?
     };
     Ok(Reproduction {
-        plan: steps,
-        points: outcomes,
+        reused: outcomes.values().filter(|&&reused| reused).count(),
+        // The report always runs.
+        steps: outcomes.len() + 1,
+        points,
         results_dir,
         shard_table,
         report_files,
     })
 }
 
-/// An exclusive lock on `runs/<name>/.lock` while upstream artifacts are made, so shards
-/// started together on one file system train a shared ANN once: the second waits, then reuses.
-fn lock_runs(point: &crate::plan::PointPlan) -> Result<std::fs::File> {
-    let runs = crate::layout::ExperimentDir::of(point.config());
-    let dir = runs.path();
-    std::fs::create_dir_all(dir).map_err(Error::io("creating folder", dir))?;
-    let path = runs.lock();
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(Error::io("opening lock file", &path))?;
-    file.lock().map_err(Error::io("locking", &path))?;
-    Ok(file)
+/// Move aside whatever is damaged in the artifacts of `kind` of `point` (and in their
+/// evaluations), saying so, so that the stage rebuilds it.
+fn repair(point: &PointPlan, kind: NetworkKind) -> Result<()> {
+    let networks: Vec<&Network> = point.networks_of(kind).collect();
+    for network in networks {
+        for line in integrity::repair(&network.dir)? {
+            tracing::warn!(event = "damaged", network = network.label, "damaged: {line}");
+        }
+    }
+    Ok(())
 }

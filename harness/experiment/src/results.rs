@@ -11,10 +11,11 @@ use spiking_unet_core::neuron::{Neuron, Reset};
 use spiking_unet_report::figures::image_dir;
 use spiking_unet_report::store::{ModelId, ResultRow};
 
-use crate::Result;
 use crate::artifacts;
-use crate::config::{DataConfig, ExperimentConfig};
-use crate::evaluate::Comparison;
+use crate::config::{DataConfig, ExperimentConfig, Split};
+use crate::evaluate::{CachedEvaluation, Comparison};
+use crate::layout::EvaluationCache;
+use crate::{Error, Result};
 use crate::networks::{Network, NetworkKind, Variant};
 use crate::sweep::SweepPoint;
 
@@ -173,7 +174,8 @@ pub fn rows(
             }
         }
         if model.network.kind == NetworkKind::Converted {
-            let factors: ScaleFactors = artifacts::read_json(&model.network.dir.scale_factors())?;
+            let factors: ScaleFactors =
+                artifacts::read_sealed(&model.network.dir.scale_factors())?;
             for layer in &factors.layers {
                 // One number per layer: the mean output factor over its channels.
                 let lambda = match &layer.lambda_out {
@@ -198,6 +200,27 @@ pub fn rows(
         }
     }
     Ok(rows)
+}
+
+/// The bytes of a cached picture, checked against the hash its evaluation recorded (the
+/// ANN's `ann.json` for `input`, `target` and `ann`; `T<t>.json` for the panel `T<t>`).
+fn verified_picture(
+    cache: &EvaluationCache,
+    split: Split,
+    (image, panel): (&str, &str),
+) -> Result<Vec<u8>> {
+    let time_steps = panel.strip_prefix('T').and_then(|t| t.parse().ok());
+    let evaluation = CachedEvaluation::read(&cache.file(split, time_steps))?;
+    let path = cache.picture(split, image, panel);
+    let recorded = evaluation
+        .pictures
+        .get(&format!("{image}/{panel}"))
+        .ok_or_else(|| Error::Damaged {
+            path: path.clone(),
+            reason: "no evaluation recorded this picture".into(),
+        })?;
+    artifacts::verify_file(&path, recorded)?;
+    std::fs::read(&path).map_err(Error::io("reading", &path))
 }
 
 /// Copy the pictures of the headline networks into `<results>/images/...`: input, target and
@@ -250,18 +273,18 @@ pub fn export_pictures(
             ),
             (NetworkKind::Converted, _) => continue,
         };
-        for split in &config.evaluate.splits {
-            let source_dir = network.dir.evaluation_cache(*split).join("pictures");
-            let Ok(images) = std::fs::read_dir(&source_dir) else {
+        for &split in &config.evaluate.splits {
+            let Ok(images) = std::fs::read_dir(model.cache.pictures(split)) else {
                 continue;
             };
             for image in images.filter_map(|e| e.ok()) {
                 let image = image.file_name().to_string_lossy().to_string();
                 for panel in &panels {
-                    let from = network.dir.picture(*split, &image, panel);
-                    let Ok(bytes) = std::fs::read(&from) else {
+                    let from = model.cache.picture(split, &image, panel);
+                    if !from.exists() {
                         continue;
-                    };
+                    }
+                    let bytes = verified_picture(&model.cache, split, (&image, panel))?;
                     let name = if prefix.is_empty() {
                         panel.clone()
                     } else {

@@ -9,8 +9,8 @@ use spiking_unet_core::model::UNet;
 
 use crate::Result;
 use crate::artifacts::{self, Provenance};
-use crate::layout::ArtifactDir;
-use crate::manifest::{AnnManifest, Manifest, TrainingSummary};
+use crate::layout::{ArtifactDir, MODEL_FILE};
+use crate::manifest::{AnnManifest, Contents, Manifest, TrainingSummary};
 use crate::plan::PointPlan;
 use crate::scoring::score_ann;
 use crate::task::{Task, metric_value};
@@ -33,7 +33,7 @@ pub struct TrainOutcome {
 pub fn train(point: &PointPlan) -> Result<TrainOutcome> {
     let config = point.config();
     let dir = point.ann().dir.clone();
-    if let Ok(Manifest::Ann(manifest)) = Manifest::read(&dir)
+    if let Some(Manifest::Ann(manifest)) = Manifest::read_if_present(&dir)?
         && manifest.is_complete()
     {
         return Ok(TrainOutcome {
@@ -85,9 +85,9 @@ pub fn train(point: &PointPlan) -> Result<TrainOutcome> {
         },
     )?;
 
-    let Manifest::Ann(mut manifest) = Manifest::read(&dir)? else {
-        unreachable!("written as an ANN manifest above")
-    };
+    let mut manifest = AnnManifest::read(&dir)?;
+    let kept = artifacts::load_module(unet.init(&device)?, &dir.model())?;
+    manifest.contents = Some(Contents::record(&dir, &kept, &[MODEL_FILE])?);
     manifest.training = Some(summary.clone());
     Manifest::Ann(manifest).write(&dir)?;
     Ok(TrainOutcome {
@@ -104,9 +104,10 @@ fn manifest(
     point: &PointPlan,
     dir: &ArtifactDir,
     task: &Task,
-    imported_from: Option<(PathBuf, String)>,
+    imported: Option<((PathBuf, String), Contents)>,
 ) -> Manifest {
     let config = point.config();
+    let (imported_from, contents) = imported.unzip();
     Manifest::Ann(AnnManifest {
         key: dir.key(),
         config: config.clone(),
@@ -114,6 +115,7 @@ fn manifest(
         provenance: Provenance::collect(config, &point.config_path, task.sources()),
         training: None,
         imported_from,
+        contents,
     })
 }
 
@@ -128,9 +130,10 @@ fn import_pretrained(point: &PointPlan, dir: ArtifactDir) -> Result<TrainOutcome
     let task = point.task()?;
     let device = spiking_unet_core::device::device(&config.backend)?;
     let model = spiking_unet_core::interop::import_weights(&task.unet(config), weights, &device)?;
-    artifacts::save_module(model, &dir.model())?;
+    artifacts::save_module(model.clone(), &dir.model())?;
     let imported = (weights.to_path_buf(), artifacts::sha256_file(weights)?);
-    manifest(point, &dir, task, Some(imported)).write(&dir)?;
+    let contents = Contents::record(&dir, &model, &[MODEL_FILE])?;
+    manifest(point, &dir, task, Some((imported, contents))).write(&dir)?;
     Ok(TrainOutcome {
         dir,
         summary: None,

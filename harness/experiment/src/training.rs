@@ -6,8 +6,11 @@
 //! `checkpoint/epoch-<k>/`, and only then does `checkpoint/state.json` (written atomically)
 //! point at them. A run killed at any moment therefore restarts from the last complete epoch,
 //! and since every epoch's batches depend only on (seed, epoch), the resumed run computes what
-//! the uninterrupted one would have.
+//! the uninterrupted one would have. `state.json` is sealed and records the sha256 of the
+//! checkpoint's files and of the kept weights, so a damaged checkpoint is an error (which
+//! `reproduce` answers by moving the folder aside and training again), never resumed from.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -67,6 +70,34 @@ struct TrainingState {
     epochs_done: usize,
     /// Curve so far.
     curve: Vec<EpochRecord>,
+    /// sha256 of the files the state vouches for, by path in the artifact folder: the kept
+    /// weights (`model.bpk`) and the last epoch's checkpoint.
+    files: BTreeMap<String, String>,
+}
+
+/// The names [`TrainingState::files`] uses.
+fn relative(dir: &ArtifactDir, path: &std::path::Path) -> String {
+    path.strip_prefix(dir.path())
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Read `checkpoint/state.json` (sealed) and verify the files it vouches for.
+fn read_state(dir: &ArtifactDir) -> Result<TrainingState> {
+    let state: TrainingState = artifacts::read_sealed(&dir.checkpoint_state())?;
+    for (name, sha256) in &state.files {
+        artifacts::verify_file(&dir.path().join(name), sha256)?;
+    }
+    Ok(state)
+}
+
+/// Verify the checkpoint of `dir` (the state and every file it vouches for), when it has one.
+pub fn verify_checkpoint(dir: &ArtifactDir) -> Result<()> {
+    if dir.checkpoint_state().exists() {
+        read_state(dir)?;
+    }
+    Ok(())
 }
 
 impl TrainingState {
@@ -128,7 +159,7 @@ impl EpochLoop<'_> {
                 resumed_after_epoch: None,
             });
         }
-        let state: TrainingState = artifacts::read_json(&self.dir.checkpoint_state())?;
+        let state = read_state(self.dir)?;
         let files = self.dir.checkpoint_epoch(state.epochs_done);
         let model = artifacts::load_module(model, &files.model)?;
         let record = OptimizerRecord::load(&files.optimizer).map_err(|err| Error::Record {
@@ -216,6 +247,10 @@ impl EpochLoop<'_> {
             path: self.dir.path().to_path_buf(),
             message: "no epoch was recorded".into(),
         })?;
+        // The kept weights are the ones the state recorded, not whatever lies there now.
+        if let Some(sha256) = state.files.get("model.bpk") {
+            artifacts::verify_file(&self.dir.model(), sha256)?;
+        }
         Ok(TrainingSummary {
             epochs: state.epochs_done,
             selected_epoch: best.epoch,
@@ -242,10 +277,11 @@ impl EpochLoop<'_> {
             .is_none_or(|best| record.selection_value > best.selection_value);
         state.curve.push(record);
         if improved {
-            artifacts::save_module(model.valid(), &self.dir.model())?;
+            let sha256 = artifacts::save_module(model.valid(), &self.dir.model())?;
+            state.files.insert(relative(self.dir, &self.dir.model()), sha256);
         }
         let files = self.dir.checkpoint_epoch(epoch);
-        artifacts::save_module(model.clone(), &files.model)?;
+        let model_sha256 = artifacts::save_module(model.clone(), &files.model)?;
         let bytes = optimizer
             .to_record()
             .into_bytes()
@@ -255,8 +291,19 @@ impl EpochLoop<'_> {
             })?;
         artifacts::write_atomic(&files.optimizer, &bytes)?;
         let previous = self.dir.checkpoint_epoch(state.epochs_done).dir;
+        let previous_prefix = format!("{}/", relative(self.dir, &previous));
+        state
+            .files
+            .retain(|name, _| !name.starts_with(&previous_prefix));
+        state
+            .files
+            .insert(relative(self.dir, &files.model), model_sha256);
+        state.files.insert(
+            relative(self.dir, &files.optimizer),
+            artifacts::sha256_of(&bytes),
+        );
         state.epochs_done = epoch;
-        artifacts::write_json(&self.dir.checkpoint_state(), state)?;
+        artifacts::write_sealed(&self.dir.checkpoint_state(), state)?;
         if previous != files.dir && previous.exists() {
             std::fs::remove_dir_all(&previous)
                 .map_err(Error::io("removing old checkpoint", &previous))?;

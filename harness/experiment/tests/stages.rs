@@ -11,7 +11,8 @@ use spiking_unet_core::convert::{Normalization, ScaleFactors};
 use spiking_unet_core::neuron::{Neuron, Reset};
 use spiking_unet_core::simulate::simulate;
 use spiking_unet_experiment::config::{Split, parse};
-use spiking_unet_experiment::manifest::{load_ann, load_snn};
+use spiking_unet_experiment::Error;
+use spiking_unet_experiment::manifest::{AnnManifest, Manifest, load_ann, load_snn};
 use spiking_unet_experiment::plan::{Plan, PointPlan};
 use spiking_unet_experiment::sweep::Shard;
 use spiking_unet_experiment::task::images_to_tensor;
@@ -144,13 +145,14 @@ fn factors_belong_to_their_ann_and_a_changed_ann_is_refused() {
     let outcomes = convert::convert(&point).expect("conversion runs");
     assert_eq!(outcomes.len(), 2);
     let factors: ScaleFactors =
-        artifacts::read_json(&outcomes[1].dir.scale_factors()).expect("readable factors");
+        artifacts::read_sealed(&outcomes[1].dir.scale_factors()).expect("readable factors");
     assert_eq!(
         factors.layers.len(),
         4 * 2 + 3 + 2,
         "11 convs and 2 transposed convs at depth 2"
     );
-    // Converting again reuses; changing the ANN's weights makes the SNN refuse to load.
+    // Converting again reuses; damaged ANN weights refuse to load, and so does an SNN whose
+    // ANN now holds other weights.
     assert!(
         convert::convert(&point)
             .expect("rerun")
@@ -162,11 +164,17 @@ fn factors_belong_to_their_ann_and_a_changed_ann_is_refused() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&ann_model, bytes).expect("writable");
-    let err = load_snn(&outcomes[0].dir, &Device::flex()).expect_err("stale conversion");
+    let err = load_ann(&point.ann().dir, &Device::flex()).expect_err("damaged weights");
     assert!(
-        err.to_string().contains("changed after this conversion"),
+        matches!(&err, Error::Damaged { path, reason } if *path == ann_model && reason.contains("was recorded")),
         "{err}"
     );
+    let ann_manifest = point.ann().dir.manifest();
+    let mut manifest = AnnManifest::read(&point.ann().dir).expect("readable");
+    manifest.contents.as_mut().expect("finished").weights_sha256 = "1".repeat(64);
+    artifacts::write_sealed(&ann_manifest, &Manifest::Ann(manifest)).expect("writes");
+    let err = load_snn(&outcomes[0].dir, &Device::flex()).expect_err("stale conversion");
+    assert!(err.to_string().contains("it was retrained"), "{err}");
 }
 
 #[test]

@@ -31,6 +31,14 @@ pub enum Error {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// A file whose content is not what was recorded when it was written.
+    #[error("{path}: {reason}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What does not match (both hashes), and what to do.
+        reason: String,
+    },
     /// A significance test that cannot be run on the samples given.
     #[error("{test}: {message}")]
     Statistics {

@@ -19,6 +19,7 @@
 
 pub mod atomic;
 pub mod compare;
+pub mod domain;
 mod error;
 pub mod figures;
 pub mod plot;

@@ -6,6 +6,10 @@
 //! [`merge`] joins every shard there into `results.{parquet,csv}`, refusing two shards that
 //! disagree about the same row. Whole-network rows have an empty `layer`; per-layer rows (firing
 //! rate, spikes, normalization factor) name it.
+//!
+//! Every table is written with a `SHA256SUMS` file beside it (the format `sha256sum -c` reads),
+//! and read back only if it matches; every value read must lie in its metric's domain
+//! ([`crate::domain`]). A damaged table is an error naming the file, never a table in a report.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -245,7 +249,11 @@ pub fn from_frame(frame: &DataFrame, source: &Path) -> Result<Vec<ResultRow>> {
         .collect()
 }
 
-/// Write `rows` as `<stem>.parquet` and `<stem>.csv`, atomically.
+/// The checksum file beside every table [`write`] writes.
+pub const CHECKSUMS: &str = "SHA256SUMS";
+
+/// Write `rows` as `<stem>.parquet` and `<stem>.csv`, atomically, then their hashes into
+/// `SHA256SUMS` beside them.
 pub fn write(rows: &[ResultRow], stem: &Path) -> Result<[PathBuf; 2]> {
     let mut frame = to_frame(rows)?;
     let parquet = stem.with_extension("parquet");
@@ -261,16 +269,92 @@ pub fn write(rows: &[ResultRow], stem: &Path) -> Result<[PathBuf; 2]> {
         .finish(&mut frame)
         .map_err(table(&format!("writing {}", csv.display())))?;
     write_atomic(&csv, &bytes)?;
+    let mut sums = String::new();
+    for path in [&parquet, &csv] {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        sums.push_str(&format!("{}  {name}\n", sha256_file(path)?));
+    }
+    let folder = stem.parent().unwrap_or(Path::new("."));
+    write_atomic(&folder.join(CHECKSUMS), sums.as_bytes())?;
     Ok([parquet, csv])
 }
 
-/// Read a Parquet results table.
+/// Read a Parquet results table after checking it (and the CSV written with it) against the
+/// `SHA256SUMS` beside it; every value must lie in its metric's domain.
 pub fn read(path: &Path) -> Result<Vec<ResultRow>> {
+    verify_checksums(path)?;
     let file = std::fs::File::open(path).map_err(Error::io("opening", path))?;
     let frame = ParquetReader::new(file)
         .finish()
         .map_err(table(&format!("reading {}", path.display())))?;
-    from_frame(&frame, path)
+    let rows = from_frame(&frame, path)?;
+    for (i, row) in rows.iter().enumerate() {
+        if let Some(violation) = crate::domain::violation(&row.metric, row.value) {
+            return Err(Error::Contents {
+                path: path.to_path_buf(),
+                message: format!(
+                    "row {} ({} {}, image {}, split {}{}): {violation}",
+                    i + 1,
+                    row.id.model,
+                    row.id.point,
+                    row.image,
+                    row.split,
+                    row.time_steps.map(|t| format!(", T={t}")).unwrap_or_default()
+                ),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Check the tables named in the `SHA256SUMS` beside `table` (which must be among them).
+fn verify_checksums(table: &Path) -> Result<()> {
+    let folder = table.parent().unwrap_or(Path::new("."));
+    let sums_path = folder.join(CHECKSUMS);
+    let damaged = |path: &Path, reason: String| Error::Damaged {
+        path: path.to_path_buf(),
+        reason: format!(
+            "{reason}; rerun `reproduce` with this config (for a shard, with its --shard): it \
+             writes the table again from the cached evaluations"
+        ),
+    };
+    let sums = std::fs::read_to_string(&sums_path).map_err(|_| {
+        damaged(
+            table,
+            format!("{} is missing, so the table cannot be verified", sums_path.display()),
+        )
+    })?;
+    let mut listed = false;
+    for line in sums.lines() {
+        let Some((expected, name)) = line.split_once("  ") else {
+            return Err(damaged(&sums_path, format!("malformed line `{line}`")));
+        };
+        let path = folder.join(name);
+        listed |= path == table;
+        let actual = sha256_file(&path).map_err(|_| damaged(&path, "missing".into()))?;
+        if actual != expected {
+            return Err(damaged(
+                &path,
+                format!("sha256 is {actual}, but {expected} was recorded when it was written"),
+            ));
+        }
+    }
+    if !listed {
+        return Err(damaged(
+            table,
+            format!("not listed in {}", sums_path.display()),
+        ));
+    }
+    Ok(())
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// The folder a run writes its shard table to: `<dir>/store/<shard>/`.

@@ -118,7 +118,7 @@ fn main() -> std::process::ExitCode {
             (Some(dir), _) => {
                 let dir = ArtifactDir::at(dir);
                 let settings = artifact_settings(&args)?;
-                let (rows, _) = evaluate::evaluate_artifact(&dir, &settings)?;
+                let rows = evaluate::evaluate_artifact(&dir, &settings)?.rows;
                 print_summary(&[(dir.to_string(), &rows)]);
                 println!("per-image rows: {}", dir.evaluation_csv().display());
             }

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use spiking_unet_cli::{CommonArgs, ConfigEdits, run};
-use spiking_unet_experiment::plan::Action;
 use spiking_unet_experiment::reproduce;
 use spiking_unet_experiment::sweep::Shard;
 
@@ -60,24 +59,19 @@ fn main() -> std::process::ExitCode {
                 for point in &plan.points {
                     println!("   point {}: {}", point.point.index, point.point.label);
                 }
-                for step in plan.steps() {
+                for step in plan.steps()? {
                     println!("   {step}");
                 }
                 continue;
             }
             let result = reproduce::reproduce(&plan)
                 .with_context(|| format!("reproducing {}", path.display()))?;
-            let reused = result
-                .plan
-                .iter()
-                .filter(|s| s.action == Action::Reuse)
-                .count();
             println!(
                 "== {}: {} points, {} of {} steps reused",
                 path.display(),
                 result.points.len(),
-                reused,
-                result.plan.len()
+                result.reused,
+                result.steps
             );
             for (label, comparison) in &result.points {
                 println!("   point {label}");
