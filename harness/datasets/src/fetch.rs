@@ -9,8 +9,21 @@
 //! entry has none yet (recorded at its first download, checked ever after), and the commit a
 //! branch revision resolved to (so later fetches stay on it).
 //!
-//! A file that fails its hash — corrupted on disk, or truncated by a broken download — is
-//! reported, deleted and fetched again; a local copy is never modified, only reported.
+//! The rules that keep a cached file trustworthy:
+//!
+//! - A file is checked against its **reference**: the manifest's size and SHA-256, else the
+//!   SHA-256 recorded at its first download. A file that fails it (corrupted on disk, or
+//!   truncated by a broken download) is reported, deleted and fetched again by [`fetch`], and
+//!   is an error for [`verify`]. A reference is never replaced by what is on disk.
+//! - Only a download writes `recorded.json`; [`verify`] never writes it. A cached file with no
+//!   reference (`recorded.json` deleted) is not taken as the truth: [`fetch`] deletes it and
+//!   downloads it afresh (recording the new download's hash), [`verify`] and an offline
+//!   [`fetch`] report it ([`Error::Unverifiable`]).
+//! - An archive's hash is recorded only once the archive has unpacked cleanly: a truncated or
+//!   damaged first download is deleted and downloaded again (with the retries), never pinned.
+//! - A local copy is never modified and never recorded: see [`crate::local_copy`] for how it is
+//!   checked (complete, reference hashes where known, decodable, and trusted explicitly where
+//!   no reference hash exists).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -25,6 +38,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive;
 use crate::error::{Error, Result};
+use crate::local_copy::{self, Reference};
 use crate::manifest::{Manifest, Source};
 
 /// Environment variable overriding the harness's dataset cache folder.
@@ -95,6 +109,11 @@ pub struct FetchOptions {
     pub accept_terms: bool,
     /// Use this folder (the dataset's files, unpacked) instead of downloading.
     pub local_copy: Option<PathBuf>,
+    /// Accept a local copy's files that have no reference SHA-256 (none in the manifest, none
+    /// recorded by a download), once they are complete and decode; they are listed in
+    /// [`Materialized::trusted_unverified`]. Without it such a copy is
+    /// [`Error::LocalCopyUnverified`].
+    pub trust_local_copy: bool,
 }
 
 /// A dataset on disk, ready for its pipeline.
@@ -103,10 +122,16 @@ pub struct Materialized {
     /// The folder the pipeline reads: the hub snapshot, the HTTPS cache folder, the unpacked
     /// archive, or the local copy.
     pub root: PathBuf,
-    /// (file, sha256) of every manifest file found and verified.
+    /// (file, sha256) of every file of the dataset: the manifest's files, relative to the
+    /// cache; or the local copy's files, relative to it. Never empty.
     pub files: Vec<(String, String)>,
     /// What happened, one line each (downloaded, recorded a hash, refetched a corrupt file).
     pub notes: Vec<String>,
+    /// The files of a trusted local copy (relative to `root`) that no reference SHA-256
+    /// vouches for: they were accepted on [`FetchOptions::trust_local_copy`] because they are
+    /// complete and decode. Empty for downloads and for local copies whose every file matched a
+    /// reference. Results should record a non-empty list as "trusted local copy, unverified".
+    pub trusted_unverified: Vec<String>,
 }
 
 /// Hashes recorded at first download, kept next to the dataset in the data cache.
@@ -143,7 +168,8 @@ pub fn fetch(
     Fetcher::new(manifest, settings)?.run(options, true)
 }
 
-/// Verifies what is on disk without downloading: every file must be present and hash right.
+/// Verifies what is on disk without downloading or recording anything: every file must be
+/// present and match its reference; a file without one is [`Error::Unverifiable`].
 pub fn verify(
     manifest: &Manifest,
     settings: &FetchSettings,
@@ -174,6 +200,43 @@ enum Failure {
     Other(Error),
 }
 
+/// How a file on disk compares with its reference.
+enum Verdict {
+    /// It matches the reference SHA-256 (and size); here is the hash.
+    Matches(String),
+    /// There is no reference SHA-256 to compare with (the size, if known, matched).
+    NoReference(String),
+    /// It differs from the reference.
+    Differs(Difference),
+}
+
+/// How a file differs from its reference.
+enum Difference {
+    Size {
+        expected: u64,
+        actual: u64,
+    },
+    Hash {
+        expected: String,
+        actual: String,
+        origin: String,
+    },
+}
+
+impl Difference {
+    /// For notes: "is 10 bytes, expected 20" / "has sha256 X, expected Y".
+    fn describe(&self) -> String {
+        match self {
+            Difference::Size { expected, actual } => {
+                format!("is {actual} bytes, expected {expected}")
+            }
+            Difference::Hash {
+                expected, actual, ..
+            } => format!("has sha256 {actual}, expected {expected}"),
+        }
+    }
+}
+
 impl<'a> Fetcher<'a> {
     fn new(manifest: &'a Manifest, settings: &'a FetchSettings) -> Result<Self> {
         let folder = dataset_cache(settings, manifest);
@@ -181,7 +244,9 @@ impl<'a> Fetcher<'a> {
         let recorded = match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text).map_err(|err| Error::Decode {
                 file: path.clone(),
-                detail: format!("{err}; delete it to record the hashes afresh"),
+                detail: format!(
+                    "{err}; delete it, and the next `datasets fetch` downloads the files afresh and records their hashes"
+                ),
             })?,
             Err(_) => Recorded::default(),
         };
@@ -197,35 +262,61 @@ impl<'a> Fetcher<'a> {
 
     fn run(mut self, options: &FetchOptions, download: bool) -> Result<Materialized> {
         if let Some(local) = &options.local_copy {
-            return self.check_local_copy(local);
+            let checked =
+                local_copy::check(self.manifest, local, options.trust_local_copy, &|path| {
+                    self.reference(path)
+                })?;
+            return Ok(Materialized {
+                root: local.to_owned(),
+                files: checked.files,
+                notes: checked.notes,
+                trusted_unverified: checked.trusted_unverified,
+            });
         }
+        // Downloading is what `fetch` does unless offline; `verify` never does.
+        let online = download && !self.settings.offline;
+        let revision = self.revision(download, options)?;
         let mut files = Vec::new();
         let mut missing = Vec::new();
-        let revision = self.revision(download, options)?;
+        let mut unreferenced = Vec::new();
+        // Freshly downloaded archives without a reference hash: recorded once they unpack.
+        let mut unpack_before_recording = Vec::new();
         for entry in &self.manifest.files {
             let path = self.cached_path(&entry.path, revision.as_deref());
-            let expected = self.expected(&entry.path);
             if let Some(path) = &path
                 && path.exists()
             {
-                let actual = sha256_file(path)?;
-                match &expected {
-                    Some((hash, _)) if *hash == actual => {
-                        files.push((entry.path.clone(), actual));
+                match self.judge(path, &entry.path)? {
+                    Verdict::Matches(hash) => {
+                        files.push((entry.path.clone(), hash));
                         continue;
                     }
-                    None => {
-                        self.record(&entry.path, &actual)?;
-                        files.push((entry.path.clone(), actual));
+                    Verdict::NoReference(_) if !online => {
+                        unreferenced.push(entry.path.clone());
                         continue;
                     }
-                    Some((hash, origin)) => {
+                    Verdict::NoReference(hash) => {
+                        // The record was lost: what is on disk may be anything (a corrupt
+                        // file, a truncated download), so it is fetched afresh, not pinned.
+                        let note = format!(
+                            "{}: cached `{}` (sha256 {hash}) has no reference hash ({} does not list it); deleting it and downloading it again instead of trusting it",
+                            self.manifest.name,
+                            entry.path,
+                            self.record_path().display()
+                        );
+                        tracing::warn!("{note}");
+                        self.notes.push(note);
+                        remove_cached(path);
+                    }
+                    Verdict::Differs(difference) => {
                         if !download {
-                            return Err(self.mismatch(&entry.path, hash, &actual, origin, false));
+                            return Err(self.difference_error(&entry.path, difference, false));
                         }
                         let note = format!(
-                            "{}: `{}` is corrupt (sha256 {actual}, expected {hash}); fetching it again",
-                            self.manifest.name, entry.path
+                            "{}: `{}` is corrupt ({}); fetching it again",
+                            self.manifest.name,
+                            entry.path,
+                            difference.describe()
                         );
                         tracing::warn!("{note}");
                         self.notes.push(note);
@@ -233,29 +324,36 @@ impl<'a> Fetcher<'a> {
                     }
                 }
             }
-            if !download || self.settings.offline {
+            if !online {
                 missing.push(entry.path.clone());
                 continue;
             }
             self.check_terms(options)?;
-            let Some(revision_for_download) = revision.as_deref().or(match self.manifest.source {
-                Source::Https { .. } => Some(""),
-                Source::Hub { .. } => None,
-            }) else {
+            let Some(revision_for_download) = self.download_revision(revision.as_deref()) else {
                 missing.push(entry.path.clone());
                 continue;
             };
-            match self.download_verified(&entry.path, revision_for_download, expected) {
-                Ok(hash) => files.push((entry.path.clone(), hash)),
-                Err(Failure::Unreachable(reason)) => {
-                    return Err(self.unavailable(std::slice::from_ref(&entry.path), reason));
+            let hash = self
+                .download_verified(&entry.path, revision_for_download)
+                .map_err(|failure| self.failure_error(&entry.path, failure))?;
+            if self.reference(&entry.path).sha256.is_none() {
+                if self.manifest.unpack.contains(&entry.path) {
+                    unpack_before_recording.push(entry.path.clone());
+                } else {
+                    self.record(&entry.path, &hash)?;
                 }
-                Err(Failure::Other(err)) => return Err(err),
             }
+            files.push((entry.path.clone(), hash));
         }
         if !missing.is_empty() {
             let reason = if self.settings.offline {
                 "offline mode (HF_HUB_OFFLINE is set)".to_owned()
+            } else if !download && self.download_revision(revision.as_deref()).is_none() {
+                // A branch revision whose commit was not recorded: the cache cannot be read.
+                format!(
+                    "`verify` does not download, and the commit the hub revision resolved to is not recorded in {}",
+                    self.record_path().display()
+                )
             } else if !download {
                 "`verify` does not download".to_owned()
             } else {
@@ -263,11 +361,21 @@ impl<'a> Fetcher<'a> {
             };
             return Err(self.unavailable(&missing, reason));
         }
-        let root = self.unpack_archives(revision.as_deref())?;
+        if let Some(first) = unreferenced.first() {
+            return Err(Error::Unverifiable {
+                dataset: self.manifest.name.clone(),
+                count: unreferenced.len(),
+                first: first.clone(),
+                record: self.record_path(),
+            });
+        }
+        let root =
+            self.unpack_archives(revision.as_deref(), &mut files, &unpack_before_recording)?;
         Ok(Materialized {
             root,
             files,
             notes: self.notes,
+            trusted_unverified: Vec::new(),
         })
     }
 
@@ -327,27 +435,63 @@ impl<'a> Fetcher<'a> {
         Ok(Some(sha))
     }
 
-    fn expected(&self, path: &str) -> Option<(String, String)> {
-        let entry = self.manifest.files.iter().find(|f| f.path == path)?;
-        if let Some(hash) = &entry.sha256 {
-            return Some((hash.clone(), "from the manifest".into()));
+    /// What `path`'s bytes must be: the manifest's size and SHA-256, else the SHA-256
+    /// recorded at its first download.
+    fn reference(&self, path: &str) -> Reference {
+        let Some(entry) = self.manifest.files.iter().find(|f| f.path == path) else {
+            return Reference::default();
+        };
+        let sha256 = match &entry.sha256 {
+            Some(hash) => Some((hash.clone(), "from the manifest".to_owned())),
+            None => self.recorded.sha256.get(path).map(|hash| {
+                (
+                    hash.clone(),
+                    format!(
+                        "recorded at the first download in {}",
+                        self.record_path().display()
+                    ),
+                )
+            }),
+        };
+        Reference {
+            sha256,
+            size: entry.size,
         }
-        self.recorded.sha256.get(path).map(|hash| {
-            (
-                hash.clone(),
-                format!(
-                    "recorded at the first download in {}",
-                    self.folder.join("recorded.json").display()
-                ),
-            )
+    }
+
+    /// How the file at `file` (the cached copy of manifest path `path`) compares with its
+    /// reference. The size comes first: it names a truncation as such, without hashing.
+    fn judge(&self, file: &Path, path: &str) -> Result<Verdict> {
+        let reference = self.reference(path);
+        if let Some(expected) = reference.size {
+            let actual = std::fs::metadata(file).map_err(Error::io(file))?.len();
+            if actual != expected {
+                return Ok(Verdict::Differs(Difference::Size { expected, actual }));
+            }
+        }
+        let actual = sha256_file(file)?;
+        Ok(match reference.sha256 {
+            Some((expected, _)) if expected == actual => Verdict::Matches(actual),
+            Some((expected, origin)) => Verdict::Differs(Difference::Hash {
+                expected,
+                actual,
+                origin,
+            }),
+            None => Verdict::NoReference(actual),
         })
     }
 
+    fn record_path(&self) -> PathBuf {
+        self.folder.join("recorded.json")
+    }
+
+    /// Records the hash of a file just downloaded (the only writer of hashes into
+    /// `recorded.json`; `verify` and local copies never call it).
     fn record(&mut self, path: &str, hash: &str) -> Result<()> {
         let note = format!(
             "{}: the manifest has no sha256 for `{path}`; recorded {hash} in {} (later fetches and `verify` check against it)",
             self.manifest.name,
-            self.folder.join("recorded.json").display()
+            self.record_path().display()
         );
         tracing::info!("{note}");
         self.notes.push(note);
@@ -359,7 +503,7 @@ impl<'a> Fetcher<'a> {
 
     fn save_recorded(&self) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.recorded).expect("plain data serialises");
-        write_atomic(&self.folder.join("recorded.json"), text.as_bytes())
+        write_atomic(&self.record_path(), text.as_bytes())
     }
 
     /// Where `path` is (or would be) cached; None for a hub file whose commit is unknown.
@@ -407,12 +551,12 @@ impl<'a> Fetcher<'a> {
         Ok(())
     }
 
-    /// Downloads `path`, checks its hash and retries on a mismatch; returns the hash.
+    /// Downloads `path`, checks it against its reference and retries on a mismatch; returns
+    /// its SHA-256. Without a reference it is returned unchecked: the caller records it.
     fn download_verified(
         &mut self,
         path: &str,
         revision: &str,
-        expected: Option<(String, String)>,
     ) -> std::result::Result<String, Failure> {
         let attempts = self.settings.retries + 1;
         let mut last_failure = None;
@@ -427,35 +571,46 @@ impl<'a> Fetcher<'a> {
                     continue;
                 }
             };
-            let actual = sha256_file(&downloaded).map_err(Failure::Other)?;
-            match &expected {
-                Some((hash, _)) if *hash == actual => {
+            match self.judge(&downloaded, path).map_err(Failure::Other)? {
+                Verdict::Matches(hash) | Verdict::NoReference(hash) => {
                     self.notes
                         .push(format!("{}: downloaded `{path}`", self.manifest.name));
-                    return Ok(actual);
+                    return Ok(hash);
                 }
-                None => {
-                    self.notes
-                        .push(format!("{}: downloaded `{path}`", self.manifest.name));
-                    self.record(path, &actual).map_err(Failure::Other)?;
-                    return Ok(actual);
-                }
-                Some((hash, origin)) => {
+                Verdict::Differs(difference) => {
                     let note = format!(
-                        "{}: download {} of `{path}` has sha256 {actual}, expected {hash}; deleting it",
+                        "{}: download {} of `{path}` {}; deleting it",
                         self.manifest.name,
-                        attempt + 1
+                        attempt + 1,
+                        difference.describe()
                     );
                     tracing::warn!("{note}");
                     self.notes.push(note);
                     remove_cached(&downloaded);
                     last_failure = Some(Failure::Other(
-                        self.mismatch(path, hash, &actual, origin, true),
+                        self.difference_error(path, difference, true),
                     ));
                 }
             }
         }
         Err(last_failure.expect("at least one attempt"))
+    }
+
+    /// The revision a download asks for: the commit of a hub dataset (None while it is not
+    /// known), nothing for HTTPS.
+    fn download_revision<'r>(&self, revision: Option<&'r str>) -> Option<&'r str> {
+        match self.manifest.source {
+            Source::Https { .. } => Some(""),
+            Source::Hub { .. } => revision,
+        }
+    }
+
+    /// The error to report for a download of `path` that failed for good.
+    fn failure_error(&self, path: &str, failure: Failure) -> Error {
+        match failure {
+            Failure::Unreachable(reason) => self.unavailable(&[path.to_owned()], reason),
+            Failure::Other(err) => err,
+        }
     }
 
     fn download_once(&self, path: &str, revision: &str) -> std::result::Result<PathBuf, Failure> {
@@ -509,7 +664,16 @@ impl<'a> Fetcher<'a> {
     }
 
     /// Unpacks the manifest's archives (once) and returns the folder the pipeline reads.
-    fn unpack_archives(&mut self, revision: Option<&str>) -> Result<PathBuf> {
+    ///
+    /// `unreferenced` lists the archives just downloaded without a reference hash: their hash
+    /// is recorded only once they unpack, and one that does not (a truncated or damaged
+    /// download) is deleted and downloaded again, so a broken first download is never pinned.
+    fn unpack_archives(
+        &mut self,
+        revision: Option<&str>,
+        files: &mut [(String, String)],
+        unreferenced: &[String],
+    ) -> Result<PathBuf> {
         if self.manifest.unpack.is_empty() {
             return Ok(match &self.manifest.source {
                 Source::Https { .. } => self.folder.join("files"),
@@ -523,86 +687,121 @@ impl<'a> Fetcher<'a> {
         }
         let root = self.folder.join("unpacked");
         for archive_name in &self.manifest.unpack {
-            let hash = self
-                .expected(archive_name)
-                .map(|(hash, _)| hash)
-                .unwrap_or_default();
-            // One folder per archive content hash: a changed archive is unpacked afresh.
-            let target = root.join(format!("{archive_name}-{}", &hash[..hash.len().min(16)]));
-            if !target.exists() {
+            let slot = files
+                .iter_mut()
+                .find(|(path, _)| path == archive_name)
+                .expect("every manifest file was verified before unpacking");
+            let to_record = unreferenced.contains(archive_name);
+            let attempts = if to_record {
+                self.settings.retries + 1
+            } else {
+                1
+            };
+            for attempt in 1..=attempts {
+                // One folder per archive content hash: a changed archive is unpacked afresh,
+                // and the folder exists only once an unpack completed (archive::unpack stages).
+                let target = root.join(format!("{archive_name}-{}", &slot.1[..16]));
+                if target.exists() {
+                    break;
+                }
                 let archive = self
                     .cached_path(archive_name, revision)
                     .expect("archives were fetched above");
-                archive::unpack(&archive, &target)?;
-                self.notes.push(format!(
-                    "{}: unpacked `{archive_name}` into {}",
-                    self.manifest.name,
-                    target.display()
-                ));
+                let detail = match archive::unpack(&archive, &target) {
+                    Ok(()) => {
+                        self.notes.push(format!(
+                            "{}: unpacked `{archive_name}` into {}",
+                            self.manifest.name,
+                            target.display()
+                        ));
+                        break;
+                    }
+                    // A hostile archive is refused as it is; downloading it again is no cure.
+                    Err(err @ Error::UnsafeArchiveEntry { .. }) => return Err(err),
+                    Err(Error::Decode { detail, .. }) => detail,
+                    Err(other) => other.to_string(),
+                };
+                let bad_archive = |advice: String| Error::BadArchive {
+                    dataset: self.manifest.name.clone(),
+                    file: archive_name.clone(),
+                    detail: detail.clone(),
+                    advice,
+                };
+                if !to_record {
+                    // Its bytes match the reference, so downloading it again would not help.
+                    let in_manifest = self
+                        .manifest
+                        .files
+                        .iter()
+                        .any(|f| f.path == *archive_name && f.sha256.is_some());
+                    return Err(bad_archive(if in_manifest {
+                        "It matches the manifest's SHA-256, so the manifest names a broken archive: fix the manifest".to_owned()
+                    } else {
+                        format!(
+                            "It matches the SHA-256 recorded at its first download, so that download was already broken (an earlier version of this tool recorded hashes before unpacking): delete the entry `{archive_name}` from {} and run `datasets fetch {}` again",
+                            self.record_path().display(),
+                            self.manifest.name
+                        )
+                    }));
+                }
+                remove_cached(&archive);
+                let note = format!(
+                    "{}: download {attempt} of `{archive_name}` does not unpack ({detail}); deleted it without recording its hash",
+                    self.manifest.name
+                );
+                tracing::warn!("{note}");
+                self.notes.push(note);
+                if attempt == attempts {
+                    return Err(bad_archive(format!(
+                        "It was downloaded {attempts} time(s) and never unpacked; it was deleted and its hash was not recorded, so the next `datasets fetch {}` downloads it again",
+                        self.manifest.name
+                    )));
+                }
+                let revision_for_download = self
+                    .download_revision(revision)
+                    .expect("the archive was downloaded with this revision");
+                slot.1 = self
+                    .download_verified(archive_name, revision_for_download)
+                    .map_err(|failure| self.failure_error(archive_name, failure))?;
+            }
+            if to_record {
+                self.record(archive_name, &slot.1)?;
             }
         }
         Ok(root)
     }
 
-    fn check_local_copy(mut self, local: &Path) -> Result<Materialized> {
-        if !local.is_dir() {
-            return Err(Error::Layout {
-                dataset: self.manifest.name.clone(),
-                folder: local.to_owned(),
-                detail: "the local copy is not a folder".into(),
-            });
-        }
-        let mut files = Vec::new();
-        for entry in &self.manifest.files {
-            let path = local.join(&entry.path);
-            if !path.exists() {
-                // Local copies may use the dataset's original layout (the DRIVE zip, the ISBI
-                // TIFF stacks); the pipeline then hashes every file it reads into provenance.
-                continue;
-            }
-            let actual = sha256_file(&path)?;
-            if let Some((hash, origin)) = self.expected(&entry.path) {
-                if hash != actual {
-                    return Err(self.mismatch(&entry.path, &hash, &actual, &origin, false));
-                }
-            } else {
-                self.notes.push(format!(
-                    "{}: local `{}` has sha256 {actual} (no reference hash to check it against yet)",
-                    self.manifest.name, entry.path
-                ));
-            }
-            files.push((entry.path.clone(), actual));
-        }
-        Ok(Materialized {
-            root: local.to_owned(),
-            files,
-            notes: self.notes,
-        })
-    }
-
-    fn mismatch(
-        &self,
-        path: &str,
-        expected: &str,
-        actual: &str,
-        origin: &str,
-        refetched: bool,
-    ) -> Error {
+    /// The error for a file that differs from its reference; `refetched`: the differing bytes
+    /// came from downloads (so the source is at fault), else from the cache.
+    fn difference_error(&self, path: &str, difference: Difference, refetched: bool) -> Error {
         let advice = if refetched {
             format!(
                 "it was downloaded {} time(s) and never matched: the source changed or is corrupt. If the new content is legitimate, delete the entry from {} (or fix the manifest) and fetch again",
                 self.settings.retries + 1,
-                self.folder.join("recorded.json").display()
+                self.record_path().display()
             )
         } else {
-            "run `datasets fetch` to fetch it again (a local copy is never overwritten: replace the file yourself)".to_owned()
+            "run `datasets fetch` to fetch it again".to_owned()
         };
-        Error::HashMismatch {
-            dataset: self.manifest.name.clone(),
-            file: path.to_owned(),
-            expected: expected.to_owned(),
-            actual: actual.to_owned(),
-            advice: format!("({origin}); {advice}"),
+        match difference {
+            Difference::Size { expected, actual } => Error::SizeMismatch {
+                dataset: self.manifest.name.clone(),
+                file: path.to_owned(),
+                expected,
+                actual,
+                advice,
+            },
+            Difference::Hash {
+                expected,
+                actual,
+                origin,
+            } => Error::HashMismatch {
+                dataset: self.manifest.name.clone(),
+                file: path.to_owned(),
+                expected,
+                actual,
+                advice: format!("({origin}); {advice}"),
+            },
         }
     }
 

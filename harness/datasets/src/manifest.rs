@@ -69,6 +69,10 @@ pub struct FileEntry {
     /// the user's cache and later fetches check against that.
     #[serde(default)]
     pub sha256: Option<String>,
+    /// Size in bytes, or null when not known. Checked before the hash, so a truncated file is
+    /// reported as such ("is 512 bytes, expected 1024").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 impl Source {
@@ -258,6 +262,12 @@ mod tests {
         assert!(err("files: [{path: a.png, sha256: ABC}]").contains("64 lower-case hex"));
         assert!(err("files: [{path: a.png}]\nunpack: [b.zip]").contains("not in `files`"));
         assert!(err("files: [{path: a.png}]\nmirror: x").contains("mirror"));
+        assert!(err("files: [{path: a.png, size: -1}]").contains("size"));
+        let sized = Manifest::parse(
+            &format!("{base}files: [{{path: a.png, size: 12}}]"),
+            "x.yaml",
+        );
+        assert_eq!(sized.unwrap().files[0].size, Some(12));
         assert!(Manifest::parse(&format!("{base}files: [{{path: a.png}}]"), "x.yaml").is_ok());
     }
 }

@@ -9,8 +9,10 @@
 //!   `x-repo-commit`, `etag` and `content-range` headers hf-hub reads;
 //! - `GET /<dataset>/<path>`: a plain file, as for HTTPS sources.
 //!
-//! Faults can be injected per file: the next N bodies corrupted (one byte flipped) or
-//! truncated (the connection closes half way, with the full `Content-Length` announced).
+//! Faults can be injected per file: the next N bodies corrupted (one byte flipped), truncated
+//! (the connection closes half way, with the full `Content-Length` announced), or truncated
+//! quietly (half the body, announced as the whole: a server that lost the file's tail, which
+//! no transport check can notice).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -27,6 +29,8 @@ pub enum Fault {
     Corrupt,
     /// Close the connection after half the body.
     Truncate,
+    /// Serve half the body with a `Content-Length` (and hub size) that matches it.
+    TruncateQuietly,
 }
 
 #[derive(Default)]
@@ -157,10 +161,21 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             return;
         };
         let path = after.split_once('/').map(|(_, p)| p).unwrap_or_default();
-        let Some(bytes) = state.hub.get(&(repo.to_owned(), path.to_owned())).cloned() else {
+        let Some(mut bytes) = state.hub.get(&(repo.to_owned(), path.to_owned())).cloned() else {
             respond(&mut stream, "404 Not Found", &[], b"", None);
             return;
         };
+        // The metadata probe (`bytes=0-0`) and the body must agree on a quietly truncated
+        // file's size, so the fault is peeked at for the probe and taken with the body.
+        let is_probe = range.as_deref() == Some("0-0");
+        let quiet = state
+            .faults
+            .get(path)
+            .and_then(|queue| queue.first())
+            .is_some_and(|fault| *fault == Fault::TruncateQuietly);
+        if quiet {
+            bytes.truncate(bytes.len() / 2);
+        }
         let etag = format!("\"{}\"", sha256_hex(&bytes));
         let size = bytes.len();
         let start: usize = range
@@ -172,7 +187,6 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             Some(end) if !end.is_empty() => end.parse::<usize>().unwrap_or(size - 1),
             _ => size.saturating_sub(1),
         };
-        let is_probe = range.as_deref() == Some("0-0");
         let mut body = bytes[start.min(size)..=end.min(size.saturating_sub(1))].to_vec();
         let fault = if is_probe {
             None
@@ -200,6 +214,9 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             let fault = take_fault(&mut state, &target);
             if fault == Some(Fault::Corrupt) && !body.is_empty() {
                 body[0] ^= 0xff;
+            }
+            if fault == Some(Fault::TruncateQuietly) {
+                body.truncate(body.len() / 2);
             }
             drop(state);
             respond(&mut stream, "200 OK", &[], &body, fault);
