@@ -110,7 +110,7 @@ impl BackendArg {
     }
 }
 
-/// `--set` and `--backend`: edits of a config given on the command line.
+/// `--set`, `--backend` and `--allow-large-t`: edits of a config given on the command line.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfigEdits {
     /// Override one config value as an edit of the YAML would (repeatable; typed and validated;
@@ -120,6 +120,10 @@ pub struct ConfigEdits {
     pub set: Vec<(String, String)>,
     #[command(flatten)]
     pub backend: BackendArg,
+    /// Accept time steps above 10,000 (ten times the paper's largest T); without it such a T
+    /// is taken for a typo and refused.
+    #[arg(long)]
+    pub allow_large_t: bool,
 }
 
 fn parse_edit(text: &str) -> Result<(String, String), String> {
@@ -147,9 +151,14 @@ impl ConfigEdits {
         Ok(config)
     }
 
-    /// [`ConfigEdits::load`], then the plan of `shard` of its sweep.
+    /// [`ConfigEdits::load`], then the plan of `shard` of its sweep, checking its T against
+    /// the bound unless `--allow-large-t`.
     pub fn plan(&self, path: &Path, shard: Shard) -> anyhow::Result<Plan> {
-        Ok(Plan::new(self.load(path)?, path, shard)?)
+        let plan = Plan::new(self.load(path)?, path, shard)?;
+        if !self.allow_large_t {
+            plan.check_time_step_bound()?;
+        }
+        Ok(plan)
     }
 }
 

@@ -1,6 +1,6 @@
 use std::time::Instant;
 
-use crate::util::{printed, read, sealed_json, tiny, tiny_denoising};
+use crate::util::{printed, sealed_json, tiny, tiny_denoising};
 
 const BINARIES: [&str; 9] = [
     env!("CARGO_BIN_EXE_train"),

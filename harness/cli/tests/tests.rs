@@ -15,3 +15,6 @@ mod datasets;
 // --set, --backend, --threads, --version, --log-format json on every binary; planning reads no
 // dataset.
 mod options;
+// Byte flips and edits in every artifact kind, damaged and impossible result tables, runs
+// killed at arbitrary moments: the right numbers or a clear error, never wrong numbers.
+mod faults;

@@ -41,6 +41,10 @@ pub struct Provenance {
     pub device: String,
     /// `(file, sha256)` of every dataset file read.
     pub dataset_files: Vec<(String, String)>,
+    /// Where each benchmark dataset came from: the download cache, or a local copy, and which
+    /// of a local copy's files were trusted without a reference hash (`trust_local_copy`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dataset_inputs: Vec<spiking_unet_datasets::DatasetInput>,
     /// Version of this harness.
     pub harness_version: String,
     /// Version of burn it was built with.
@@ -66,6 +70,7 @@ impl Provenance {
             device: spiking_unet_core::device::describe(&config.backend)
                 .unwrap_or_else(|err| err.to_string()),
             dataset_files,
+            dataset_inputs: Vec::new(),
             harness_version: env!("CARGO_PKG_VERSION").to_string(),
             burn_version: BURN_VERSION.to_string(),
             threads: spiking_unet_core::device::worker_threads(),

@@ -370,21 +370,134 @@ fn default_runs_dir() -> PathBuf {
     PathBuf::from("runs")
 }
 
-/// Read, parse and validate a config file.
+/// The largest config file read: configs are a few kilobytes, and a bound keeps a wrong path
+/// (a log, a dataset, `/dev/zero`) from being read until memory runs out.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The largest T (`evaluate.time_steps`, `finetune.time_steps`) accepted without
+/// `--allow-large-t`: ten times the paper's largest (1000), so that a typo such as
+/// `4000000000` does not start a simulation that would never end.
+pub const MAX_TIME_STEPS: usize = 10_000;
+
+/// Read, parse and validate a config file: a regular file of at most [`MAX_CONFIG_BYTES`].
 pub fn load(path: &Path) -> Result<ExperimentConfig> {
-    let text = std::fs::read_to_string(path).map_err(Error::io("reading config", path))?;
+    let text = read_text(path)?;
     parse(&text, path)
 }
 
-/// Parse and validate config text; `path` is only used in messages.
+/// The text of a config file, refusing what is not a regular file of at most
+/// [`MAX_CONFIG_BYTES`].
+pub fn read_text(path: &Path) -> Result<String> {
+    let refuse = |message: String| Error::ConfigSyntax {
+        path: path.to_path_buf(),
+        message,
+    };
+    let metadata = std::fs::metadata(path).map_err(Error::io("reading config", path))?;
+    if !metadata.is_file() {
+        return Err(refuse(
+            "not a regular file (a folder, device or pipe); give a YAML config file".into(),
+        ));
+    }
+    // Read at most one byte past the bound: the size in the metadata can be stale or zero.
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(
+            std::fs::File::open(path).map_err(Error::io("reading config", path))?,
+            MAX_CONFIG_BYTES + 1,
+        ),
+        &mut bytes,
+    )
+    .map_err(Error::io("reading config", path))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(refuse(format!(
+            "larger than {MAX_CONFIG_BYTES} bytes; a config is a few kilobytes of YAML: is this \
+             the right file?"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|err| refuse(format!("not UTF-8 text: {err}")))
+}
+
+/// Parse and validate config text; `path` is only used in messages, which name the line of
+/// the offending field.
 pub fn parse(text: &str, path: &Path) -> Result<ExperimentConfig> {
     let config: ExperimentConfig =
         serde_saphyr::from_str(text).map_err(|err| Error::ConfigSyntax {
             path: path.to_path_buf(),
             message: err.to_string(),
         })?;
-    config.validate(path)?;
+    config.validate(path).map_err(|err| with_line(err, text))?;
     Ok(config)
+}
+
+/// `err` with the line of its field in `text` filled in, when it is a [`Error::ConfigValue`]
+/// whose field the text spells out.
+pub fn with_line(err: Error, text: &str) -> Error {
+    match err {
+        Error::ConfigValue {
+            path,
+            line: None,
+            field,
+            message,
+        } => Error::ConfigValue {
+            line: field_line(text, &field),
+            path,
+            field,
+            message,
+        },
+        other => other,
+    }
+}
+
+/// [`with_line`] for an error about the config file at `path`, reading it again (errors found
+/// after parsing, such as a sweep's, carry only the field).
+pub fn locate(err: Error, path: &Path) -> Error {
+    match read_text(path) {
+        Ok(text) => with_line(err, &text),
+        Err(_) => err,
+    }
+}
+
+/// The 1-based line of the dotted `field` (`train.batch_size`, `convert.neurons[1]`,
+/// `sweep.grid.convert.neurons`) in YAML `text`, or of its deepest ancestor present there.
+/// Keys are matched by indentation, so this reads block-style YAML as configs are written; a
+/// key may itself contain dots (a sweep axis).
+pub fn field_line(text: &str, field: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let segments: Vec<&str> = field
+        .split('.')
+        .map(|s| s.split('[').next().unwrap_or(s))
+        .collect();
+    let mut found = None;
+    let (mut from, mut parent_indent) = (0, -1i64);
+    let mut k = 0;
+    'segments: while k < segments.len() {
+        // The longest run of segments that is one key here (`convert.neurons` under `grid`).
+        for end in (k + 1..=segments.len()).rev() {
+            let key = segments[k..end].join(".");
+            for (i, line) in lines.iter().enumerate().skip(from) {
+                let content = line.trim_start();
+                if content.is_empty() || content.starts_with('#') {
+                    continue;
+                }
+                let indent = (line.len() - content.len()) as i64;
+                if indent <= parent_indent {
+                    break;
+                }
+                let bare = content.trim_start_matches("- ");
+                if indent > parent_indent
+                    && (bare.starts_with(&format!("{key}:"))
+                        || bare.starts_with(&format!("\"{key}\":")))
+                {
+                    found = Some(i + 1);
+                    (from, parent_indent) = (i + 1, indent);
+                    k = end;
+                    continue 'segments;
+                }
+            }
+        }
+        break;
+    }
+    found
 }
 
 /// Apply `--set key.path=value` overrides (in order) to `config`, read from `path`: each
@@ -399,10 +512,15 @@ pub fn apply_overrides(
     if overrides.is_empty() {
         return Ok(config);
     }
+    // The JSON round trip sorts maps by key, which would reorder a sweep's axes (and so its
+    // points and shards); an override that does not touch the sweep leaves it as written.
+    let sweep = config.sweep.clone();
+    let touches_sweep = overrides.iter().any(|(key, _)| key.starts_with("sweep"));
     let mut value = serde_json::to_value(&config).expect("a config serializes to JSON");
     for (key, text) in overrides {
         let invalid = |message: String| Error::ConfigValue {
             path: path.to_path_buf(),
+            line: None,
             field: format!("--set {key}"),
             message,
         };
@@ -414,10 +532,16 @@ pub fn apply_overrides(
         let keys: Vec<&str> = overrides.iter().map(|(k, _)| k.as_str()).collect();
         Error::ConfigValue {
             path: path.to_path_buf(),
+            line: None,
             field: format!("--set {}", keys.join(", ")),
             message: format!("the overridden values do not make a valid config: {err}"),
         }
     })?;
+    let config = if touches_sweep {
+        config
+    } else {
+        ExperimentConfig { sweep, ..config }
+    };
     config.validate(path)?;
     Ok(config)
 }
@@ -427,6 +551,7 @@ impl ExperimentConfig {
     pub fn validate(&self, path: &Path) -> Result<()> {
         let invalid = |field: &str, message: String| Error::ConfigValue {
             path: path.to_path_buf(),
+            line: None,
             field: field.to_string(),
             message,
         };
@@ -613,6 +738,63 @@ mod tests {
     use super::*;
 
     const MINIMAL: &str = "name: t\ndata:\n  denoising: {}\n";
+
+    #[test]
+    fn validation_errors_name_the_line_of_their_field() {
+        let text =
+            "name: t\n# a comment\ndata:\n  denoising: {}\ntrain:\n  epochs: 2\n  batch_size: 0\n";
+        let err = parse(text, Path::new("c.yaml")).expect_err("batch size 0");
+        assert!(
+            err.to_string()
+                .starts_with("c.yaml:7: field `train.batch_size`"),
+            "{err}"
+        );
+        let sweep = "name: t\nsweep:\n  grid:\n    convert.neurons:\n      - {kind: if}\n";
+        assert_eq!(field_line(sweep, "sweep.grid.convert.neurons"), Some(4));
+        assert_eq!(
+            field_line(sweep, "sweep.zip"),
+            Some(2),
+            "the deepest ancestor"
+        );
+        assert_eq!(field_line(sweep, "model.width"), None);
+    }
+
+    #[test]
+    fn only_regular_files_of_reasonable_size_are_read() {
+        let err = load(Path::new("/dev/zero")).expect_err("a device");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let err = load(dir.path()).expect_err("a folder");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let big = dir.path().join("big.yaml");
+        let mut text = String::from(MINIMAL);
+        while text.len() as u64 <= MAX_CONFIG_BYTES {
+            text.push_str("# padding padding padding padding padding padding padding\n");
+        }
+        std::fs::write(&big, &text).expect("writes");
+        let err = load(&big).expect_err("too large");
+        assert!(
+            err.to_string().contains("larger than 1048576 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn set_keeps_the_order_of_sweep_axes() {
+        let text =
+            format!("{MINIMAL}sweep:\n  grid:\n    seed: [1, 2]\n    model.width: [8, 16]\n");
+        let config = parse(&text, Path::new("t")).expect("valid");
+        let before = config.sweep.clone();
+        let edited = apply_overrides(
+            config,
+            &[("train.epochs".into(), "2".into())],
+            Path::new("t"),
+        )
+        .expect("valid edit");
+        assert_eq!(edited.sweep, before);
+        let axes: Vec<&String> = edited.sweep.as_ref().expect("sweep").grid.keys().collect();
+        assert_eq!(axes, ["seed", "model.width"]);
+    }
 
     /// Every committed config parses and validates, the GPU-sized paper configs included
     /// (validation needs no data, so this runs without the datasets).

@@ -12,7 +12,7 @@ use spiking_unet_core::convert::{
     Activations, ConversionSpec, ScaleFactors, rescale, scale_factors,
 };
 
-use crate::artifacts::{self, Provenance};
+use crate::artifacts;
 use crate::layout::{ArtifactDir, SNN_FILES};
 use crate::manifest::{Contents, Manifest, SnnManifest, load_ann};
 use crate::networks::NetworkKind;
@@ -102,7 +102,7 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
             spec: variant.spec.clone(),
             neuron: variant.neuron.clone(),
             calibration_samples: variant.calibration_samples,
-            provenance: Provenance::collect(config, &point.config_path, task.sources()),
+            provenance: point.provenance()?,
             ann_provenance: ann_manifest.provenance.clone(),
             finetune: None,
             contents: Some(contents),

@@ -24,10 +24,12 @@ pub enum Error {
         message: String,
     },
     /// A config value that parses but is not allowed.
-    #[error("{path}: field `{field}`: {message}")]
+    #[error("{path}{}: field `{field}`: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
     ConfigValue {
         /// The config file.
         path: PathBuf,
+        /// The line of the field in the file, when it is there (not for defaults or `--set`).
+        line: Option<usize>,
         /// Dotted path of the offending field, e.g. `train.batch_size`.
         field: String,
         /// What is wrong and what is allowed.

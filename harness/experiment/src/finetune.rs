@@ -12,11 +12,9 @@ use spiking_unet_core::finetune::{Flow, flow_forward};
 use spiking_unet_core::model::UNet;
 use spiking_unet_core::simulate::{SpikingUNet, time_chunk_for_budget};
 
-use crate::artifacts::{self, Provenance};
+use crate::artifacts;
 use crate::layout::{ArtifactDir, SNN_FILES};
-use crate::manifest::{
-    Contents, FinetuneRecord, Manifest, SnnManifest, TrainingSummary, load_snn,
-};
+use crate::manifest::{Contents, FinetuneRecord, Manifest, SnnManifest, TrainingSummary, load_snn};
 use crate::networks::{Network, NetworkKind};
 use crate::plan::PointPlan;
 use crate::scoring::score_snn;
@@ -97,7 +95,7 @@ fn finetune_one(point: &PointPlan, network: &Network) -> Result<FinetuneOutcome>
         let mut manifest = source_manifest.clone();
         // Provenance of this fine-tuning run; the ANN's stays in `ann_provenance`.
         manifest.key = dir.key();
-        manifest.provenance = Provenance::collect(config, &point.config_path, task.sources());
+        manifest.provenance = point.provenance()?;
         manifest.finetune = Some(FinetuneRecord {
             source: source.path().to_path_buf(),
             settings: settings.clone(),

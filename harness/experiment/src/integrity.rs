@@ -57,7 +57,7 @@ pub fn inspect(dir: &ArtifactDir) -> Result<Health> {
 }
 
 /// The evaluation files of a finished network that do not verify (their seal, or a picture
-/// they recorded), with the reason: `(file, reason)`.
+/// they recorded), with the reason: `(evaluation file, reason)`.
 pub fn damaged_evaluations(dir: &ArtifactDir) -> Result<Vec<(PathBuf, String)>> {
     let Ok(Some(manifest)) = Manifest::read_if_present(dir) else {
         return Ok(Vec::new());
@@ -76,8 +76,14 @@ pub fn damaged_evaluations(dir: &ArtifactDir) -> Result<Vec<(PathBuf, String)>> 
                 }
                 Ok(())
             });
+            // A damaged picture is redone by evaluating again: the evaluation file goes aside.
             if let Err(Health::Damaged(path, reason)) = damage(check)? {
-                damaged.push((path, reason));
+                let reason = if path == file {
+                    reason
+                } else {
+                    format!("its picture {}: {reason}", path.display())
+                };
+                damaged.push((file, reason));
             }
         }
     }
@@ -108,14 +114,23 @@ pub fn repair(dir: &ArtifactDir) -> Result<Vec<String>> {
     Ok(moved)
 }
 
-/// Rename `path` to `<path>.damaged-<UTC time>`.
+/// Rename `path` to `<path>.damaged-<UTC time>` (`-2`, `-3`, ... when taken).
 fn move_aside(path: &Path) -> Result<PathBuf> {
     let time = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace(':', "");
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".damaged-{time}"));
-    let aside = PathBuf::from(name);
+    // Two moves of one path within a second get distinct names.
+    let aside = (1..)
+        .map(|n| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(format!(".damaged-{time}"));
+            if n > 1 {
+                name.push(format!("-{n}"));
+            }
+            PathBuf::from(name)
+        })
+        .find(|candidate| !candidate.exists())
+        .expect("some name is free");
     std::fs::rename(path, &aside).map_err(Error::io("moving aside", path))?;
     Ok(aside)
 }
@@ -140,7 +155,9 @@ fn subfolders(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn json_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    entries(dir, |p| p.is_file() && p.extension().is_some_and(|e| e == "json"))
+    entries(dir, |p| {
+        p.is_file() && p.extension().is_some_and(|e| e == "json")
+    })
 }
 
 fn entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {

@@ -200,7 +200,9 @@ impl EvaluationCache {
 
     /// A picture for the qualitative figures: `pictures/<image>/{input,target,ann,T8}.png`.
     pub fn picture(&self, split: Split, image: &str, panel: &str) -> PathBuf {
-        self.pictures(split).join(image).join(format!("{panel}.png"))
+        self.pictures(split)
+            .join(image)
+            .join(format!("{panel}.png"))
     }
 
     /// The pictures of `split`.
@@ -242,7 +244,8 @@ mod tests {
         assert_eq!(ft.path(), Path::new("runs/t/ft-0123abcd"));
         assert_eq!(ft.key(), "0123abcd");
         assert_eq!(
-            ft.evaluations("abcdef0123456789").file(Split::Test, Some(8)),
+            ft.evaluations("abcdef0123456789")
+                .file(Split::Test, Some(8)),
             Path::new("runs/t/ft-0123abcd/evaluation-v2/abcdef012345/test/T8.json")
         );
         assert_eq!(

@@ -232,7 +232,12 @@ impl SnnManifest {
 /// Load a finished ANN and its manifest, its files verified first.
 pub fn load_ann(dir: &ArtifactDir, device: &Device) -> Result<(AnnManifest, UNet)> {
     let manifest = AnnManifest::read(dir)?;
-    let model = load_verified(dir, &Manifest::Ann(manifest.clone()), &manifest.unet, device)?;
+    let model = load_verified(
+        dir,
+        &Manifest::Ann(manifest.clone()),
+        &manifest.unet,
+        device,
+    )?;
     Ok((manifest, model))
 }
 
@@ -241,7 +246,12 @@ pub fn load_ann(dir: &ArtifactDir, device: &Device) -> Result<(AnnManifest, UNet
 pub fn load_snn(dir: &ArtifactDir, device: &Device) -> Result<(SnnManifest, SpikingUNet)> {
     let manifest = SnnManifest::read(dir)?;
     check_ann_unchanged(dir, &manifest)?;
-    let unet = load_verified(dir, &Manifest::Snn(manifest.clone()), &manifest.unet, device)?;
+    let unet = load_verified(
+        dir,
+        &Manifest::Snn(manifest.clone()),
+        &manifest.unet,
+        device,
+    )?;
     let neuron = manifest.neuron.clone();
     Ok((manifest, SpikingUNet { unet, neuron }))
 }

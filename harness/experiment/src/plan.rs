@@ -13,8 +13,9 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
+use spiking_unet_datasets::DatasetInput;
 
-use crate::Result;
+use crate::artifacts::Provenance;
 use crate::config::{EvaluateConfig, ExperimentConfig, Split};
 use crate::integrity::{self, Health};
 use crate::layout::{ArtifactDir, EvaluationCache};
@@ -22,6 +23,7 @@ use crate::manifest::Manifest;
 use crate::networks::{Network, NetworkKind, WeightHashes, networks};
 use crate::sweep::{Shard, SweepPoint, expand};
 use crate::task::Task;
+use crate::{Error, Result};
 
 /// Everything a run of one config file will touch.
 pub struct Plan {
@@ -46,23 +48,38 @@ pub struct PointPlan {
     /// Its networks: the ANN first, then the converted, then the fine-tuned ones.
     pub networks: Vec<Network>,
     task: OnceCell<Task>,
+    /// Where the task's benchmark datasets came from, once it is built.
+    inputs: OnceCell<Vec<DatasetInput>>,
+    /// True for the first point (in sweep order) of its `point` column: the one whose pictures
+    /// the results show. Points that differ only in columns of their own (normalization,
+    /// neuron, ...) share one picture folder, and concurrent shards must not race for it.
+    pub exports_pictures: bool,
 }
 
 impl Plan {
     /// Expand `config`'s sweep, keep `shard`'s points, and resolve their networks. Reads no
     /// dataset; hashes imported weight files once each.
     pub fn new(config: ExperimentConfig, config_path: &Path, shard: Shard) -> Result<Plan> {
-        let all = expand(&config, config_path)?;
+        let all = expand(&config, config_path)
+            .and_then(|all| check_points(&config, config_path, &all).map(|()| all))
+            .map_err(|err| crate::config::locate(err, config_path))?;
         let total_points = all.len();
+        let mut columns = HashSet::new();
+        let first_of_column: Vec<bool> = all
+            .iter()
+            .map(|p| columns.insert(crate::results::point_column(p)))
+            .collect();
         let mut hashes = WeightHashes::default();
         let points = shard
             .select(all)
             .into_iter()
             .map(|point| PointPlan {
+                exports_pictures: first_of_column[point.index],
                 networks: networks(&point.config, &mut hashes),
                 point,
                 config_path: config_path.to_path_buf(),
                 task: OnceCell::new(),
+                inputs: OnceCell::new(),
             })
             .collect();
         Ok(Plan {
@@ -224,6 +241,76 @@ impl Plan {
     }
 }
 
+/// Checks that need every point of the sweep: distinct labels, and `report.time_steps` among
+/// the T some point evaluates.
+fn check_points(config: &ExperimentConfig, path: &Path, points: &[SweepPoint]) -> Result<()> {
+    let invalid = |field: &str, message: String| Error::ConfigValue {
+        path: path.to_path_buf(),
+        line: None,
+        field: field.to_string(),
+        message,
+    };
+    let mut labels = HashSet::new();
+    if let Some(twice) = points.iter().find(|p| !labels.insert(p.label.as_str())) {
+        return Err(invalid(
+            "sweep",
+            format!(
+                "two points are both labelled `{}`: give distinct values (or zip_labels)",
+                twice.label
+            ),
+        ));
+    }
+    if let Some(wanted) = &config.report.time_steps {
+        let evaluated: BTreeSet<usize> = points
+            .iter()
+            .flat_map(|p| p.config.evaluation_steps())
+            .collect();
+        if let Some(t) = wanted.iter().find(|t| !evaluated.contains(t)) {
+            return Err(invalid(
+                "report.time_steps",
+                format!(
+                    "T = {t} is not evaluated by any point, so the tables could not show it; \
+                     evaluated: {evaluated:?}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Plan {
+    /// An error when a point simulates more than [`crate::config::MAX_TIME_STEPS`] steps, the
+    /// guard against a typo such as `time_steps: [4000000000]` (binaries skip it with
+    /// `--allow-large-t`).
+    pub fn check_time_step_bound(&self) -> Result<()> {
+        let bound = crate::config::MAX_TIME_STEPS;
+        for point in &self.points {
+            let config = point.config();
+            let largest = config.evaluation_steps().into_iter().max().unwrap_or(0);
+            let t = largest.max(config.finetune.time_steps);
+            if t > bound {
+                let field = if config.finetune.time_steps == t {
+                    "finetune.time_steps"
+                } else {
+                    "evaluate.time_steps"
+                };
+                let err = Error::ConfigValue {
+                    path: self.config_path.clone(),
+                    line: None,
+                    field: field.into(),
+                    message: format!(
+                        "T = {t} is above {bound} (at point `{}`); if you mean it, pass \
+                         --allow-large-t",
+                        point.point.label
+                    ),
+                };
+                return Err(crate::config::locate(err, &self.config_path));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `test T=8`-style names of the evaluations of `split` not cached in `dir` yet (`test` for an
 /// ANN, which has no T).
 fn pending_evaluations(
@@ -268,8 +355,18 @@ impl PointPlan {
         if let Some(task) = self.task.get() {
             return Ok(task);
         }
-        let task = Task::build(self.config())?;
+        let (task, inputs) = Task::build(self.config())?;
+        let _ = self.inputs.set(inputs);
         Ok(self.task.get_or_init(|| task))
+    }
+
+    /// The provenance of a run on this point: config, seed, commit, backend, the dataset files
+    /// read and where each dataset came from (builds the task if needed).
+    pub fn provenance(&self) -> Result<Provenance> {
+        let task = self.task()?;
+        let mut provenance = Provenance::collect(self.config(), &self.config_path, task.sources());
+        provenance.dataset_inputs = self.inputs.get().cloned().unwrap_or_default();
+        Ok(provenance)
     }
 
     /// The ANN.
@@ -407,5 +504,66 @@ mod tests {
         );
         assert!(steps.iter().all(|s| s.action == Action::Run));
         assert!(plan.points.iter().all(|p| p.task.get().is_none()));
+    }
+
+    fn plan_of(text: &str) -> Result<Plan> {
+        let config = crate::config::parse(text, Path::new("p.yaml"))?;
+        Plan::new(config, Path::new("p.yaml"), Shard::ALL)
+    }
+
+    fn refused(text: &str) -> Error {
+        match plan_of(text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(err) => err,
+        }
+    }
+
+    const BASE: &str = "name: p\ndata:\n  denoising: {}\n";
+
+    #[test]
+    fn repeated_points_and_labels_are_refused() {
+        let err = refused(&format!(
+            "{BASE}sweep:\n  zip:\n    seed: [1, 2]\n  zip_labels: [a, a]\n"
+        ));
+        assert!(
+            err.to_string().contains("`a` names two zipped points"),
+            "{err}"
+        );
+        let err = refused(&format!("{BASE}sweep:\n  grid:\n    seed: [1, 1]\n"));
+        assert!(
+            err.to_string()
+                .contains("field `sweep.grid.seed`: 1 appears twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn report_time_steps_must_be_evaluated() {
+        let err = refused(&format!("{BASE}report:\n  time_steps: [999]\n"));
+        assert!(
+            matches!(&err, Error::ConfigValue { field, .. } if field == "report.time_steps"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("T = 999 is not evaluated"),
+            "{err}"
+        );
+        // A T that only a sweep point evaluates is fine.
+        plan_of(&format!(
+            "{BASE}report:\n  time_steps: [256]\nsweep:\n  grid:\n    evaluate.time_steps: [[4, 256], [8]]\n"
+        ))
+        .expect("256 is evaluated by the first point");
+    }
+
+    #[test]
+    fn a_huge_t_needs_to_be_asked_for() {
+        let plan =
+            plan_of(&format!("{BASE}evaluate:\n  time_steps: [4, 4000000000]\n")).expect("plans");
+        let err = plan.check_time_step_bound().expect_err("above the bound");
+        assert!(err.to_string().contains("--allow-large-t"), "{err}");
+        plan_of(&format!("{BASE}evaluate:\n  time_steps: [4, 1000]\n"))
+            .expect("plans")
+            .check_time_step_bound()
+            .expect("the paper's largest T is fine");
     }
 }

@@ -18,12 +18,10 @@ use spiking_unet_report::store::{self, ResultRow};
 
 use crate::artifacts::{self, Provenance};
 use crate::evaluate::Comparison;
-use crate::networks::NetworkKind;
 use crate::networks::Network;
+use crate::networks::NetworkKind;
 use crate::plan::{Plan, PointPlan, Stage};
-use crate::{
-    Error, Result, convert, evaluate, finetune, integrity, lock, report, results, train,
-};
+use crate::{Error, Result, convert, evaluate, finetune, integrity, lock, report, results, train};
 
 /// What one `reproduce` run produced.
 #[derive(Debug)]
@@ -48,6 +46,7 @@ pub fn reproduce(plan: &Plan) -> Result<Reproduction> {
     if plan.points.is_empty() {
         return Err(Error::ConfigValue {
             path: plan.config_path.clone(),
+            line: None,
             field: "sweep".into(),
             message: format!(
                 "shard {} of {} points has no points",
@@ -103,12 +102,21 @@ pub fn reproduce(plan: &Plan) -> Result<Reproduction> {
     let mut rows: Vec<ResultRow> = Vec::new();
     let mut points = Vec::new();
     let mut dataset_files = BTreeMap::new();
+    let mut dataset_inputs = Vec::new();
     for point in &plan.points {
         let comparison = evaluate::evaluate_point(point)?;
         let column = results::point_column(&point.point);
         rows.extend(results::rows(point.config(), &column, &comparison)?);
-        results::export_pictures(point.config(), &column, &comparison, &results_dir)?;
-        dataset_files.extend(point.task()?.sources());
+        if point.exports_pictures {
+            results::export_pictures(point.config(), &column, &comparison, &results_dir)?;
+        }
+        let point_provenance = point.provenance()?;
+        dataset_files.extend(point_provenance.dataset_files);
+        for input in point_provenance.dataset_inputs {
+            if !dataset_inputs.contains(&input) {
+                dataset_inputs.push(input);
+            }
+        }
         points.push((point.point.label.clone(), comparison));
     }
 
@@ -120,6 +128,7 @@ pub fn reproduce(plan: &Plan) -> Result<Reproduction> {
         dataset_files.into_iter().collect(),
     );
     provenance.started_at = started_at;
+    provenance.dataset_inputs = dataset_inputs;
     let record = serde_json::json!({
         "provenance": provenance,
         "config_sha256": artifacts::sha256_file(&plan.config_path)?,
@@ -152,7 +161,11 @@ fn repair(point: &PointPlan, kind: NetworkKind) -> Result<()> {
     let networks: Vec<&Network> = point.networks_of(kind).collect();
     for network in networks {
         for line in integrity::repair(&network.dir)? {
-            tracing::warn!(event = "damaged", network = network.label, "damaged: {line}");
+            tracing::warn!(
+                event = "damaged",
+                network = network.label,
+                "damaged: {line}"
+            );
         }
     }
     Ok(())

@@ -15,9 +15,9 @@ use crate::artifacts;
 use crate::config::{DataConfig, ExperimentConfig, Split};
 use crate::evaluate::{CachedEvaluation, Comparison};
 use crate::layout::EvaluationCache;
-use crate::{Error, Result};
 use crate::networks::{Network, NetworkKind, Variant};
 use crate::sweep::SweepPoint;
+use crate::{Error, Result};
 
 /// Sweep axes that have columns of their own in the store, so they stay out of the `point`
 /// column (which would otherwise split one paper table into one table per value).
@@ -174,8 +174,7 @@ pub fn rows(
             }
         }
         if model.network.kind == NetworkKind::Converted {
-            let factors: ScaleFactors =
-                artifacts::read_sealed(&model.network.dir.scale_factors())?;
+            let factors: ScaleFactors = artifacts::read_sealed(&model.network.dir.scale_factors())?;
             for layer in &factors.layers {
                 // One number per layer: the mean output factor over its channels.
                 let lambda = match &layer.lambda_out {

@@ -153,6 +153,7 @@ pub fn expand(config: &ExperimentConfig, path: &Path) -> Result<Vec<SweepPoint>>
     };
     let invalid = |field: String, message: String| Error::ConfigValue {
         path: path.to_path_buf(),
+        line: None,
         field,
         message,
     };
@@ -169,13 +170,30 @@ pub fn expand(config: &ExperimentConfig, path: &Path) -> Result<Vec<SweepPoint>>
             ),
         ));
     }
-    if let Some(labels) = &sweep.zip_labels
-        && labels.len() != zip_len
-    {
-        return Err(invalid(
-            "sweep.zip_labels".into(),
-            format!("{} labels for {zip_len} zipped points", labels.len()),
-        ));
+    if let Some(labels) = &sweep.zip_labels {
+        if labels.len() != zip_len {
+            return Err(invalid(
+                "sweep.zip_labels".into(),
+                format!("{} labels for {zip_len} zipped points", labels.len()),
+            ));
+        }
+        if let Some(twice) = first_repeated(labels) {
+            return Err(invalid(
+                "sweep.zip_labels".into(),
+                format!("`{twice}` names two zipped points; every label must be different"),
+            ));
+        }
+    }
+    for (block, axes) in [("grid", &grid), ("zip", &zip)] {
+        for (axis, values) in axes {
+            let texts: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+            if let Some(twice) = first_repeated(&texts) {
+                return Err(invalid(
+                    format!("sweep.{block}.{axis}"),
+                    format!("{twice} appears twice: the sweep would run the same point twice"),
+                ));
+            }
+        }
     }
     for (axis, _) in grid.iter().chain(&zip) {
         if axis == "sweep" || axis.starts_with("report") || axis == "name" {
@@ -223,9 +241,25 @@ pub fn expand(config: &ExperimentConfig, path: &Path) -> Result<Vec<SweepPoint>>
                     format!("the swept values do not make a valid config: {err}"),
                 )
             })?;
-            config
-                .validate(path)
-                .map_err(|err| invalid(format!("sweep point `{label}`"), err.to_string()))?;
+            config.validate(path).map_err(|err| match err {
+                // Name the axis that set the offending field, so the error points at its line.
+                Error::ConfigValue { field, message, .. } => {
+                    let axis = settings
+                        .iter()
+                        .map(|(axis, _)| axis)
+                        .find(|axis| field.starts_with(axis.as_str()) || axis.starts_with(&field));
+                    let block = if zip.iter().any(|(a, _)| Some(a) == axis) {
+                        "zip"
+                    } else {
+                        "grid"
+                    };
+                    invalid(
+                        axis.map_or(field.clone(), |axis| format!("sweep.{block}.{axis}")),
+                        format!("at sweep point `{label}`: field `{field}`: {message}"),
+                    )
+                }
+                other => invalid(format!("sweep point `{label}`"), other.to_string()),
+            })?;
             points.push(SweepPoint {
                 index: points.len(),
                 label,
@@ -237,6 +271,12 @@ pub fn expand(config: &ExperimentConfig, path: &Path) -> Result<Vec<SweepPoint>>
         }
     }
     Ok(points)
+}
+
+/// The first value that appears twice in `values`.
+fn first_repeated(values: &[String]) -> Option<&String> {
+    let mut seen = std::collections::HashSet::new();
+    values.iter().find(|v| !seen.insert(*v))
 }
 
 /// The values of every axis of one block (`grid` or `zip`), in file order.
@@ -258,6 +298,7 @@ impl AxisValues {
     fn expand(&self, field: &str, path: &Path) -> Result<Vec<Value>> {
         let invalid = |message: String| Error::ConfigValue {
             path: path.to_path_buf(),
+            line: None,
             field: field.to_string(),
             message,
         };

@@ -9,7 +9,7 @@ use spiking_unet_data::denoising::DenoisingTask;
 use spiking_unet_data::image::{Image, LabelMap};
 use spiking_unet_data::layout::EvalLayout;
 use spiking_unet_data::segmentation::SegmentationTask;
-use spiking_unet_datasets::{BenchmarkTask, FetchSettings};
+use spiking_unet_datasets::{BenchmarkTask, DatasetInput, FetchSettings};
 
 use crate::Result;
 use crate::config::{DataConfig, ExperimentConfig, Split};
@@ -95,21 +95,27 @@ pub struct ImageScore {
 }
 
 impl Task {
-    /// Build the task of `config` (deterministic from its seed).
-    pub fn build(config: &ExperimentConfig) -> Result<Task> {
+    /// Build the task of `config` (deterministic from its seed), with where each benchmark
+    /// dataset came from and how far it was verified (none for the embedded images).
+    pub fn build(config: &ExperimentConfig) -> Result<(Task, Vec<DatasetInput>)> {
         let multiple = 1 << config.model.depth;
         Ok(match &config.data {
-            DataConfig::Denoising(data) => {
-                Task::Denoising(DenoisingTask::new(data, config.seed, multiple)?)
-            }
-            DataConfig::Segmentation(data) => {
-                Task::Segmentation(SegmentationTask::new(data, config.seed, multiple)?)
-            }
+            DataConfig::Denoising(data) => (
+                Task::Denoising(DenoisingTask::new(data, config.seed, multiple)?),
+                Vec::new(),
+            ),
+            DataConfig::Segmentation(data) => (
+                Task::Segmentation(SegmentationTask::new(data, config.seed, multiple)?),
+                Vec::new(),
+            ),
             DataConfig::Benchmark(data) => {
-                match data.load(config.seed, multiple, &FetchSettings::from_env())? {
+                let loaded =
+                    data.load_with_inputs(config.seed, multiple, &FetchSettings::from_env())?;
+                let task = match loaded.task {
                     BenchmarkTask::Denoising(task) => Task::Denoising(task),
                     BenchmarkTask::Segmentation(task) => Task::Segmentation(task),
-                }
+                };
+                (task, loaded.inputs)
             }
         })
     }

@@ -8,7 +8,7 @@ use burn::module::Module;
 use spiking_unet_core::model::UNet;
 
 use crate::Result;
-use crate::artifacts::{self, Provenance};
+use crate::artifacts;
 use crate::layout::{ArtifactDir, MODEL_FILE};
 use crate::manifest::{AnnManifest, Contents, Manifest, TrainingSummary};
 use crate::plan::PointPlan;
@@ -68,7 +68,7 @@ pub fn train(point: &PointPlan) -> Result<TrainOutcome> {
     };
     let optimizer = build_optimizer(settings.optimizer, settings.momentum);
     let started = epochs.start_or_resume(model, optimizer, || {
-        manifest(point, &dir, task, None).write(&dir)
+        manifest(point, &dir, task, None)?.write(&dir)
     })?;
     let resumed_after_epoch = started.resumed_after_epoch;
     let summary = epochs.run(
@@ -105,18 +105,18 @@ fn manifest(
     dir: &ArtifactDir,
     task: &Task,
     imported: Option<((PathBuf, String), Contents)>,
-) -> Manifest {
+) -> Result<Manifest> {
     let config = point.config();
     let (imported_from, contents) = imported.unzip();
-    Manifest::Ann(AnnManifest {
+    Ok(Manifest::Ann(AnnManifest {
         key: dir.key(),
         config: config.clone(),
         unet: task.unet(config),
-        provenance: Provenance::collect(config, &point.config_path, task.sources()),
+        provenance: point.provenance()?,
         training: None,
         imported_from,
         contents,
-    })
+    }))
 }
 
 /// Make an ANN artifact from weights trained elsewhere (the authors' naming).
@@ -133,7 +133,7 @@ fn import_pretrained(point: &PointPlan, dir: ArtifactDir) -> Result<TrainOutcome
     artifacts::save_module(model.clone(), &dir.model())?;
     let imported = (weights.to_path_buf(), artifacts::sha256_file(weights)?);
     let contents = Contents::record(&dir, &model, &[MODEL_FILE])?;
-    manifest(point, &dir, task, Some((imported, contents))).write(&dir)?;
+    manifest(point, &dir, task, Some((imported, contents)))?.write(&dir)?;
     Ok(TrainOutcome {
         dir,
         summary: None,

@@ -278,7 +278,9 @@ impl EpochLoop<'_> {
         state.curve.push(record);
         if improved {
             let sha256 = artifacts::save_module(model.valid(), &self.dir.model())?;
-            state.files.insert(relative(self.dir, &self.dir.model()), sha256);
+            state
+                .files
+                .insert(relative(self.dir, &self.dir.model()), sha256);
         }
         let files = self.dir.checkpoint_epoch(epoch);
         let model_sha256 = artifacts::save_module(model.clone(), &files.model)?;

@@ -91,7 +91,10 @@ pub fn remove_leftovers(dir: &Path) -> Result<Vec<PathBuf>> {
 /// `rest` is `<host>-<pid>-<random>`; the host name may itself contain dashes.
 fn is_leftover(rest: &str, host: &str, path: &Path) -> bool {
     if let Some(after_host) = rest.strip_prefix(&format!("{host}-"))
-        && let Some(pid) = after_host.split('-').next().and_then(|p| p.parse::<u32>().ok())
+        && let Some(pid) = after_host
+            .split('-')
+            .next()
+            .and_then(|p| p.parse::<u32>().ok())
     {
         return pid != std::process::id() && !process_is_running(pid);
     }
@@ -134,7 +137,10 @@ mod tests {
         let host = host_name();
         // A pid above the kernel's maximum (4194304) never runs.
         let dead = sub.join(format!("{TEMPORARY_PREFIX}{host}-4294967-abc"));
-        let alive = sub.join(format!("{TEMPORARY_PREFIX}{host}-{}-abc", std::process::id()));
+        let alive = sub.join(format!(
+            "{TEMPORARY_PREFIX}{host}-{}-abc",
+            std::process::id()
+        ));
         let foreign = sub.join(format!("{TEMPORARY_PREFIX}elsewhere-12-abc"));
         let unrelated = sub.join("results.csv");
         for path in [&dead, &alive, &foreign, &unrelated] {

@@ -27,8 +27,15 @@ pub fn domain(metric: &str) -> (f64, f64) {
         "ssim" | "ssim_noisy" => (-1.0, 1.0),
         // Counts, rates (a multi-threshold neuron may fire more than once per step), energies
         // and normalization factors.
-        "spikes" | "spikes_paper" | "synaptic_operations" | "firing_rate" | "macs"
-        | "energy_pj" | "energy_paper_pj" | "energy_synops_pj" | "factor" => (0.0, f64::INFINITY),
+        "spikes"
+        | "spikes_paper"
+        | "synaptic_operations"
+        | "firing_rate"
+        | "macs"
+        | "energy_pj"
+        | "energy_paper_pj"
+        | "energy_synops_pj"
+        | "factor" => (0.0, f64::INFINITY),
         _ => (f64::NEG_INFINITY, f64::INFINITY),
     }
 }

@@ -299,7 +299,9 @@ pub fn read(path: &Path) -> Result<Vec<ResultRow>> {
                     row.id.point,
                     row.image,
                     row.split,
-                    row.time_steps.map(|t| format!(", T={t}")).unwrap_or_default()
+                    row.time_steps
+                        .map(|t| format!(", T={t}"))
+                        .unwrap_or_default()
                 ),
             });
         }
@@ -321,7 +323,10 @@ fn verify_checksums(table: &Path) -> Result<()> {
     let sums = std::fs::read_to_string(&sums_path).map_err(|_| {
         damaged(
             table,
-            format!("{} is missing, so the table cannot be verified", sums_path.display()),
+            format!(
+                "{} is missing, so the table cannot be verified",
+                sums_path.display()
+            ),
         )
     })?;
     let mut listed = false;
