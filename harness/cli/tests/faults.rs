@@ -354,3 +354,56 @@ fn temporaries(dir: &Path) -> Vec<PathBuf> {
     }
     found
 }
+
+#[test]
+fn identical_runs_vouch_for_identical_weights_and_concurrent_runs_share_the_work() {
+    // Two runs of one config in one folder at the same time: the second waits for the lock
+    // while the first trains, then finds the networks made and says it reused them.
+    let run = pipeline();
+    let mut first = run
+        .command(REPRODUCE, &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("reproduce starts");
+    let started = Instant::now();
+    // The ANN's manifest is written under the lock, when training starts.
+    let training = || {
+        std::fs::read_dir(run.dir.path().join("runs/tiny"))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .any(|e| e.path().join("manifest.json").exists())
+            })
+            .unwrap_or(false)
+    };
+    while !training() {
+        assert!(started.elapsed() < Duration::from_secs(60), "training never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = reproduce(&run);
+    assert!(first.wait().expect("first run ends").success());
+    let reused: usize = second
+        .split(" of ")
+        .next()
+        .and_then(|head| head.rsplit(", ").next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("a reused-steps line: {second}"));
+    assert!(reused >= 3, "train, convert and finetune were the first run's: {second}");
+    let shared = published(&run);
+
+    // A second folder, same config: the weights differ byte for byte in their burnpack files
+    // (random parameter ids) but their tensors, and so the hashes manifests vouch with, agree.
+    let other = pipeline();
+    reproduce(&other);
+    assert_eq!(published(&other), shared);
+    let weights = |r: &TinyRun| {
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(artifact(r, "ann-").join("manifest.json")).expect("read"),
+        )
+        .expect("JSON");
+        manifest["content"]["contents"]["weights_sha256"].clone()
+    };
+    assert!(weights(&run).is_string());
+    assert_eq!(weights(&run), weights(&other));
+}
