@@ -378,7 +378,10 @@ fn identical_runs_vouch_for_identical_weights_and_concurrent_runs_share_the_work
             .unwrap_or(false)
     };
     while !training() {
-        assert!(started.elapsed() < Duration::from_secs(60), "training never started");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "training never started"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let second = reproduce(&run);
@@ -389,7 +392,10 @@ fn identical_runs_vouch_for_identical_weights_and_concurrent_runs_share_the_work
         .and_then(|head| head.rsplit(", ").next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("a reused-steps line: {second}"));
-    assert!(reused >= 3, "train, convert and finetune were the first run's: {second}");
+    assert!(
+        reused >= 3,
+        "train, convert and finetune were the first run's: {second}"
+    );
     let shared = published(&run);
 
     // A second folder, same config: the weights differ byte for byte in their burnpack files

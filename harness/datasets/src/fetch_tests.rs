@@ -380,12 +380,27 @@ fn write_set12(folder: &Path, numbers: impl IntoIterator<Item = u8>) {
     }
 }
 
-#[test]
-fn an_empty_or_partial_local_copy_is_an_error_naming_the_missing_files() {
-    let set12 = Manifest::named("set12").unwrap();
+/// Set12's manifest, an empty cache with no network behind it, and an empty folder for a
+/// local copy (the temporary folders live as long as the returned values).
+fn offline_set12() -> (
+    Manifest,
+    tempfile::TempDir,
+    FetchSettings,
+    tempfile::TempDir,
+) {
     let cache = tempfile::tempdir().unwrap();
     let settings = settings("http://127.0.0.1:9", cache.path());
-    let local = tempfile::tempdir().unwrap();
+    (
+        Manifest::named("set12").unwrap(),
+        cache,
+        settings,
+        tempfile::tempdir().unwrap(),
+    )
+}
+
+#[test]
+fn an_empty_or_partial_local_copy_is_an_error_naming_the_missing_files() {
+    let (set12, _cache, settings, local) = offline_set12();
     for trust in [false, true] {
         let err = fetch(&set12, &settings, &local_options(local.path(), trust)).unwrap_err();
         assert!(
@@ -425,10 +440,7 @@ fn an_empty_or_partial_local_copy_is_an_error_naming_the_missing_files() {
 
 #[test]
 fn garbage_and_empty_image_files_in_a_local_copy_are_errors_naming_the_file() {
-    let set12 = Manifest::named("set12").unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let settings = settings("http://127.0.0.1:9", cache.path());
-    let local = tempfile::tempdir().unwrap();
+    let (set12, _cache, settings, local) = offline_set12();
     write_set12(local.path(), 1..=12);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     for k in 1..=12 {
@@ -459,10 +471,7 @@ fn garbage_and_empty_image_files_in_a_local_copy_are_errors_naming_the_file() {
 
 #[test]
 fn extra_files_are_refused_where_the_pipeline_would_read_them_and_ignored_elsewhere() {
-    let set12 = Manifest::named("set12").unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let settings = settings("http://127.0.0.1:9", cache.path());
-    let local = tempfile::tempdir().unwrap();
+    let (set12, _cache, settings, local) = offline_set12();
     write_set12(local.path(), 1..=12);
     std::fs::write(local.path().join("testsets/Set12/README.txt"), b"notes").unwrap();
     std::fs::write(local.path().join("LICENSE"), b"text").unwrap();
@@ -493,10 +502,7 @@ fn extra_files_are_refused_where_the_pipeline_would_read_them_and_ignored_elsewh
 
 #[test]
 fn a_local_copy_without_reference_hashes_needs_an_explicit_trust() {
-    let set12 = Manifest::named("set12").unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let settings = settings("http://127.0.0.1:9", cache.path());
-    let local = tempfile::tempdir().unwrap();
+    let (set12, _cache, settings, local) = offline_set12();
     // Nested one folder down, as a repository checkout would be.
     write_set12(&local.path().join("DnCNN-master"), 1..=12);
 

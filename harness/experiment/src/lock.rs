@@ -5,6 +5,7 @@
 //! temporary files that a killed run left in the folder.
 
 use std::fs::File;
+use std::path::Path;
 
 use crate::config::ExperimentConfig;
 use crate::layout::ExperimentDir;
@@ -25,8 +26,15 @@ pub fn hold(config: &ExperimentConfig) -> Result<File> {
         .open(&path)
         .map_err(Error::io("opening lock file", &path))?;
     file.lock().map_err(Error::io("locking", &path))?;
+    clear_leftovers(dir)?;
+    Ok(file)
+}
+
+/// Remove the temporary files that killed runs left under `dir` (see
+/// [`spiking_unet_report::atomic::remove_leftovers`]), saying so.
+pub fn clear_leftovers(dir: &Path) -> Result<()> {
     for removed in spiking_unet_report::atomic::remove_leftovers(dir)? {
         tracing::info!(event = "leftover", file = %removed.display(), "removed {} (left by a killed run)", removed.display());
     }
-    Ok(file)
+    Ok(())
 }

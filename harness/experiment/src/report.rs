@@ -28,7 +28,9 @@ pub fn report(plan: &Plan) -> Result<Vec<PathBuf>> {
         ),
         summary_file: config.report.summary_file.clone(),
     };
-    spiking_unet_report::render(&config.results_dir(), &settings).map_err(Error::Report)
+    let results_dir = config.results_dir();
+    crate::lock::clear_leftovers(&results_dir)?;
+    spiking_unet_report::render(&results_dir, &settings).map_err(Error::Report)
 }
 
 /// The T the comparison tables show: `report.time_steps`, or every point's fine-tuning T and

@@ -55,9 +55,7 @@ pub fn reproduce(plan: &Plan) -> Result<Reproduction> {
         });
     }
     let results_dir = plan.config.results_dir();
-    for removed in spiking_unet_report::atomic::remove_leftovers(&results_dir)? {
-        tracing::info!(event = "leftover", file = %removed.display(), "removed {} (left by a killed run)", removed.display());
-    }
+    crate::lock::clear_leftovers(&results_dir)?;
     let started_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let stage = |stage: Stage, what: &str| {
         tracing::info!(event = "stage", stage = %stage, what, "== {stage}: {what}");
