@@ -260,7 +260,9 @@ pub fn load_snn(dir: &ArtifactDir, device: &Device) -> Result<(SnnManifest, Spik
 /// retrained): the spiking network is stale.
 pub fn check_ann_unchanged(dir: &ArtifactDir, snn: &SnnManifest) -> Result<()> {
     let ann = ArtifactDir::at(&snn.ann_dir);
-    if let Some(Manifest::Ann(ann_manifest)) = Manifest::read_if_present(&ann)?
+    // A damaged ANN manifest is the ANN's own damage (reported and rebuilt as such), not this
+    // network's: only a readable one that names other weights makes this one stale.
+    if let Ok(Some(Manifest::Ann(ann_manifest))) = Manifest::read_if_present(&ann)
         && let Some(contents) = &ann_manifest.contents
         && contents.weights_sha256 != snn.ann_weights_sha256
     {
