@@ -326,33 +326,103 @@ impl UNet {
             .sum()
     }
 
-    /// Multiply-accumulate operations of one forward pass on a `height x width` input: the
-    /// kernel multiply-adds actually performed plus one add per bias and output element. (The
-    /// authors used thop, whose count for transposed convs may differ; pooling is not counted.)
+    /// Multiply-accumulate operations of one forward pass on a `height x width` input, counted
+    /// as *performed*: the kernel multiply-adds (a stride-2 transposed conv applies each tap once
+    /// per input pixel) plus one add per bias and output element; pooling is not counted. See
+    /// [`UNet::macs_thop`] for the count the authors report.
     pub fn macs(&self, height: usize, width: usize) -> u64 {
-        let conv_macs = |conv: &Conv2d, h: usize, w: usize| {
-            let [cout, cin, kh, kw] = conv.weight.shape().dims::<4>();
-            ((kh * kw * cin * cout + cout) * h * w) as u64
+        self.count_layers(height, width, |layer| match layer {
+            // (output elements) x (taps x input channels + 1 bias add)
+            Layer::Conv {
+                weight: [cout, cin, kh, kw],
+                output: (h, w),
+            } => (kh * kw * cin * cout + cout) * h * w,
+            // Every tap once per input pixel, then one bias add per output element.
+            Layer::Up {
+                weight: [cin, cout, kh, kw],
+                output: (h, w),
+            } => kh * kw * cin * cout * (h / 2) * (w / 2) + cout * h * w,
+            Layer::Pool { .. } => 0,
+        })
+    }
+
+    /// Operations of one forward pass on a `height x width` input as thop 0.1.1 counts them,
+    /// which is what the authors' energy figures use (authors-code §4.4): every conv and
+    /// transposed conv costs (output elements) x (input channels) x (kernel taps), so a
+    /// transposed conv is counted per *output* pixel; biases are not counted; an average pool
+    /// costs one operation per output element. Pinned to thop's own numbers in the tests
+    /// (`scripts/reference/thop_macs.py`).
+    pub fn macs_thop(&self, height: usize, width: usize) -> u64 {
+        self.count_layers(height, width, |layer| match layer {
+            Layer::Conv {
+                weight: [cout, cin, kh, kw],
+                output: (h, w),
+            } => cout * h * w * cin * kh * kw,
+            Layer::Up {
+                weight: [cin, cout, kh, kw],
+                output: (h, w),
+            } => cout * h * w * cin * kh * kw,
+            Layer::Pool {
+                channels,
+                output: (h, w),
+            } => channels * h * w,
+        })
+    }
+
+    /// The sum of `cost` over every conv, pool and transposed conv of a forward pass on a
+    /// `height x width` input, in forward order.
+    fn count_layers(&self, height: usize, width: usize, cost: impl Fn(Layer) -> usize) -> u64 {
+        let conv = |c: &Conv2d, output| Layer::Conv {
+            weight: c.weight.shape().dims::<4>(),
+            output,
         };
         let depth = self.depth();
         let mut total = 0;
         let mut n = 1;
         for level in 0..=depth {
             let (h, w) = (height >> level, width >> level);
-            total += conv_macs(&self.convs[n - 1], h, w) + conv_macs(&self.convs[n], h, w);
+            total += cost(conv(&self.convs[n - 1], (h, w))) + cost(conv(&self.convs[n], (h, w)));
+            if level < depth {
+                let [channels, ..] = self.convs[n].weight.shape().dims::<4>();
+                total += cost(Layer::Pool {
+                    channels,
+                    output: (h / 2, w / 2),
+                });
+            }
             n += 2;
         }
         for (k, up) in self.ups.iter().enumerate() {
             let level = depth - 1 - k;
             let (h, w) = (height >> level, width >> level);
-            let [cin, cout, kh, kw] = up.weight.shape().dims::<4>();
-            // A stride-2 transposed conv applies each kernel tap once per *input* pixel.
-            total += ((kh * kw * cin * cout) * (h / 2) * (w / 2) + cout * h * w) as u64;
-            total += conv_macs(&self.convs[n - 1], h, w) + conv_macs(&self.convs[n], h, w);
+            total += cost(Layer::Up {
+                weight: up.weight.shape().dims::<4>(),
+                output: (h, w),
+            });
+            total += cost(conv(&self.convs[n - 1], (h, w))) + cost(conv(&self.convs[n], (h, w)));
             n += 2;
         }
-        total + conv_macs(&self.head, height, width)
+        (total + cost(conv(&self.head, (height, width)))) as u64
     }
+}
+
+/// One layer of a forward pass, as the operation counts see it: weight shape (burn's layout)
+/// and output size.
+enum Layer {
+    /// A convolution: weight `[out, in, kh, kw]`.
+    Conv {
+        weight: [usize; 4],
+        output: (usize, usize),
+    },
+    /// A stride-2 transposed convolution: weight `[in, out, kh, kw]`.
+    Up {
+        weight: [usize; 4],
+        output: (usize, usize),
+    },
+    /// A 2x2 average pool of `channels` channels.
+    Pool {
+        channels: usize,
+        output: (usize, usize),
+    },
 }
 
 /// The ANN's activation: ReLU after convs, identity after pools.
@@ -408,6 +478,42 @@ mod tests {
         for (cfg, expected) in cases {
             let model = cfg.init(&device).expect("valid config");
             assert_eq!(model.num_params(), expected, "{cfg:?}");
+        }
+    }
+
+    #[test]
+    fn thop_counts_match_thop_on_the_authors_network() {
+        // Computed once by thop 0.1.1 on the authors' network rebuilt in PyTorch
+        // (scripts/reference/thop_macs.py); exact integers, so the match is exact.
+        let _rng = crate::random_stream();
+        let reference: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../tests/data/thop_macs.json")).expect("JSON");
+        assert_eq!(reference.len(), 4);
+        let device = Device::flex();
+        for case in &reference {
+            let number = |key: &str| case[key].as_u64().expect("a number") as usize;
+            let head = match number("head_kernel") {
+                3 => Head::Residual,
+                _ => Head::Logits,
+            };
+            let model = config(number("in_channels"), number("out_channels"), 64, head)
+                .init(&device)
+                .expect("valid config");
+            let (h, w) = (number("height"), number("width_px"));
+            let thop = case["thop_macs"].as_u64().expect("a number");
+            assert_eq!(model.macs_thop(h, w), thop, "{case}");
+            // The two conventions differ by about 1.28 on the width-64 network.
+            let ratio = thop as f64 / model.macs(h, w) as f64;
+            assert!((1.2..1.35).contains(&ratio), "thop / performed = {ratio}");
+        }
+        // The count as performed, by hand from the layer list (authors-code §1.1) for the gray
+        // denoiser: Σ (9·cin·cout + cout)·h·w over convs, 9·cin·cout·(h/2)(w/2) + cout·h·w per
+        // transposed conv.
+        let gray = config(1, 1, 64, Head::Residual)
+            .init(&device)
+            .expect("valid config");
+        for (size, performed) in [(48, 1_787_685_120u64), (512, 203_398_840_320)] {
+            assert_eq!(gray.macs(size, size), performed);
         }
     }
 

@@ -32,6 +32,8 @@ pub fn domain(metric: &str) -> (f64, f64) {
         | "synaptic_operations"
         | "firing_rate"
         | "macs"
+        | "macs_thop"
+        | "energy_thop_pj"
         | "energy_pj"
         | "energy_paper_pj"
         | "energy_synops_pj"

@@ -250,7 +250,7 @@ pub struct Summary {
 }
 
 /// Metrics that describe cost, not quality.
-const COST_METRICS: [&str; 7] = [
+const COST_METRICS: [&str; 9] = [
     "spikes",
     "spikes_paper",
     "synaptic_operations",
@@ -258,6 +258,8 @@ const COST_METRICS: [&str; 7] = [
     "energy_synops_pj",
     "energy_pj",
     "macs",
+    "energy_thop_pj",
+    "macs_thop",
 ];
 
 impl Summary {
