@@ -181,6 +181,15 @@ fn fetch_verify_corrupt_and_offline_end_to_end() {
         assert!(output.status.success(), "{binary}: {}", printed(&output));
     }
     let comparison = crate::util::read(&run.dir.path().join("runs/tiny/comparison.csv"));
+    // Costs in both units; each image is one network input here (`evaluation: whole`).
+    for needle in [
+        "ann,test,all,,macs_thop_per_input,",
+        "ann,test,all,,energy_thop_pj,",
+        "mt[2,1,0.5,0.25]\",test,all,2,spikes_paper_per_input,",
+        "mt[2,1,0.5,0.25]\",test,all,2,energy_paper_pj_per_input,",
+    ] {
+        assert!(comparison.contains(needle), "{needle} in\n{comparison}");
+    }
     for needle in ["ann,test,all,,psnr,", "mt[2,1,0.5,0.25]\",test,all,2,psnr,"] {
         assert!(comparison.contains(needle), "{needle} in\n{comparison}");
     }

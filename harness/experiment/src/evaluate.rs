@@ -302,10 +302,21 @@ fn evaluate_ann_split(
         let mean_macs = spiking_unet_core::metrics::mean(&per_image(&|h, w| model.macs(h, w)))?;
         let mean_thop =
             spiking_unet_core::metrics::mean(&per_image(&|h, w| model.macs_thop(h, w)))?;
-        aggregate.push(("macs".into(), mean_macs));
-        aggregate.push(("energy_pj".into(), mean_macs * ENERGY_PER_MAC_PJ));
-        aggregate.push(("macs_thop".into(), mean_thop));
-        aggregate.push(("energy_thop_pj".into(), mean_thop * ENERGY_PER_MAC_PJ));
+        let inputs: usize = items.iter().map(|i| i.tiles()).sum();
+        let per_image_values = [
+            ("macs".to_string(), mean_macs),
+            ("energy_pj".into(), mean_macs * ENERGY_PER_MAC_PJ),
+            ("macs_thop".into(), mean_thop),
+            ("energy_thop_pj".into(), mean_thop * ENERGY_PER_MAC_PJ),
+        ];
+        // Per network input: the split's total over its inputs (tiles).
+        let scale = items.len() as f64 / inputs.max(1) as f64;
+        let per_input: Vec<(String, f64)> = per_image_values
+            .iter()
+            .map(|(name, value)| (name.clone(), value * scale))
+            .collect();
+        aggregate.extend(per_image_values);
+        aggregate.extend(per_input_values(per_input));
     }
     for (metric, value) in aggregate {
         rows.push(MetricRow {
@@ -531,8 +542,12 @@ fn simulate_split(
                 )?;
             }
             let score = task.score(item, &output)?;
-            let report = per_image(spike_report(&snn.unet, checkpoint, tiles, h, w), tiles);
-            let values = spike_values(&report);
+            // Counted per network input (one tile, the authors' unit) and per image (all of
+            // its tiles); the per-input figures carry the suffix `_per_input`.
+            let per_input = spike_report(&snn.unet, checkpoint, tiles, h, w);
+            let report = per_image(per_input.clone(), tiles);
+            let mut values = spike_values(&report);
+            values.extend(per_input_values(spike_values(&per_input)));
             for (metric, value) in score.values.iter().chain(values.iter()) {
                 files[c].rows.push(MetricRow {
                     split,
@@ -564,11 +579,18 @@ fn simulate_split(
     let n = items.len().max(1) as f64;
     for (c, &t) in steps.iter().enumerate() {
         let mut aggregate = task.aggregate(&scores[c])?;
-        // Spikes and energy: the mean per image (the authors' per-sample average).
+        // Spikes and energy: the mean per image, and the mean per network input over every
+        // input of the split (the authors' per-sample average), weighting images by their tiles.
         if let Some(first) = figures[c].first() {
             for (i, (name, _)) in first.iter().enumerate() {
                 let values: Vec<f64> = figures[c].iter().map(|v| v[i].1).collect();
-                aggregate.push((name.clone(), spiking_unet_core::metrics::mean(&values)?));
+                let value = if name.ends_with(PER_INPUT) {
+                    let tiles: Vec<usize> = items.iter().map(|item| item.tiles()).collect();
+                    mean_per_input(&values, &tiles)
+                } else {
+                    spiking_unet_core::metrics::mean(&values)?
+                };
+                aggregate.push((name.clone(), value));
             }
         }
         for (metric, value) in aggregate {
@@ -630,6 +652,28 @@ fn progress_bar(length: u64, message: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// The suffix of a figure counted per network input (one tile) instead of per image.
+pub const PER_INPUT: &str = "_per_input";
+
+/// The mean per network input over a split from each image's mean per input and its number
+/// of inputs (tiles): the split's total over its inputs, as the authors average per sample.
+fn mean_per_input(per_image_means: &[f64], tiles: &[usize]) -> f64 {
+    let total: f64 = per_image_means
+        .iter()
+        .zip(tiles)
+        .map(|(mean, &n)| mean * n as f64)
+        .sum();
+    total / tiles.iter().sum::<usize>().max(1) as f64
+}
+
+/// `values` renamed as per-network-input figures.
+fn per_input_values(values: Vec<(String, f64)>) -> Vec<(String, f64)> {
+    values
+        .into_iter()
+        .map(|(name, value)| (format!("{name}{PER_INPUT}"), value))
+        .collect()
+}
+
 /// The spike and energy metrics of a report, as named in the CSVs.
 fn spike_values(report: &spiking_unet_core::simulate::SpikeReport) -> Vec<(String, f64)> {
     vec![
@@ -639,4 +683,19 @@ fn spike_values(report: &spiking_unet_core::simulate::SpikeReport) -> Vec<(Strin
         ("energy_paper_pj".into(), report.energy_paper_pj),
         ("energy_synops_pj".into(), report.energy_synops_pj),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_per_input_average_over_every_input_of_the_split() {
+        // An image of 4 tiles averaging 10 spikes per tile, and one of 1 tile with 30: the
+        // split's 70 spikes over its 5 inputs, not the mean of the two images' means (20).
+        assert_eq!(mean_per_input(&[10.0, 30.0], &[4, 1]), 14.0);
+        assert_eq!(mean_per_input(&[], &[]), 0.0);
+        let renamed = per_input_values(vec![("spikes".into(), 2.0)]);
+        assert_eq!(renamed, vec![("spikes_per_input".to_string(), 2.0)]);
+    }
 }

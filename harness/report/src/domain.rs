@@ -20,7 +20,8 @@ pub fn violation(metric: &str, value: f64) -> Option<String> {
 
 /// The closed interval `metric` lives in. Unknown metrics may take any finite value.
 pub fn domain(metric: &str) -> (f64, f64) {
-    match metric {
+    // A figure per network input lives where its per-image counterpart does.
+    match metric.strip_suffix("_per_input").unwrap_or(metric) {
         // Fractions of pixels or of overlaps.
         "accuracy" | "jaccard" | "f1" | "dice" | "miou" | "precision" | "recall" => (0.0, 1.0),
         // SSIM is a correlation-like index: negative for anti-correlated structure.

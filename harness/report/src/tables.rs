@@ -262,6 +262,11 @@ const COST_METRICS: [&str; 9] = [
     "macs_thop",
 ];
 
+/// A cost metric, counted per image or (suffix `_per_input`) per network input.
+fn is_cost_metric(metric: &str) -> bool {
+    COST_METRICS.contains(&metric.strip_suffix("_per_input").unwrap_or(metric))
+}
+
 impl Summary {
     /// Sort whole-network rows into groups and methods.
     pub fn of(rows: &[ResultRow]) -> Summary {
@@ -276,7 +281,7 @@ impl Summary {
             );
             if row.image == "all" {
                 summary.split_level.entry(key).or_default().push(row.value);
-                if !COST_METRICS.contains(&row.metric.as_str()) {
+                if !is_cost_metric(&row.metric) {
                     let metrics = summary.quality_metrics.entry(group).or_default();
                     if !metrics.contains(&row.metric) {
                         metrics.push(row.metric.clone());
@@ -361,7 +366,7 @@ pub fn format_cell(metric: &str, values: Option<&[f64]>) -> String {
     let (mean, std) = mean_std(values);
     let one = |v: f64| match metric {
         "psnr" => format!("{v:.2}"),
-        m if COST_METRICS.contains(&m) => format!("{v:.4e}"),
+        m if is_cost_metric(m) => format!("{v:.4e}"),
         _ => format!("{v:.4}"),
     };
     if values.len() > 1 {
