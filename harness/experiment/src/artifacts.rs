@@ -106,10 +106,11 @@ pub const CODE_VERSIONS: CodeVersions = CodeVersions {
 /// burn's version, pinned in the workspace manifest.
 const BURN_VERSION: &str = "0.22.1";
 
+pub use spiking_unet_report::checksum::sha256_of;
+
 /// SHA-256 of a file's bytes, as hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
-    Ok(sha256_of(&bytes))
+    Ok(spiking_unet_report::checksum::sha256_file(path)?)
 }
 
 /// First 12 hex digits of the SHA-256 of `bytes`.
@@ -239,12 +240,7 @@ pub fn weights_sha256<M: Module>(module: &M) -> String {
         hasher: Sha256::new(),
     };
     module.visit(&mut visitor);
-    visitor
-        .hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    spiking_unet_report::checksum::hex(&visitor.hasher.finalize())
 }
 
 struct WeightsHasher {
@@ -269,14 +265,6 @@ impl ModuleVisitor for WeightsHasher {
         }
         self.hasher.update(data.as_bytes());
     }
-}
-
-/// SHA-256 of `bytes`, as hex.
-pub fn sha256_of(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Save a module's parameters (burnpack, parameter ids kept so optimizer state still matches).

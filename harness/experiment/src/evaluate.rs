@@ -21,6 +21,8 @@ use spiking_unet_core::simulate::{
     time_chunk_for_budget,
 };
 
+use spiking_unet_report::domain::PER_INPUT;
+
 use crate::artifacts;
 use crate::config::{EvaluateConfig, Split};
 use crate::layout::{ArtifactDir, EvaluationCache};
@@ -289,7 +291,7 @@ fn evaluate_ann_split(
     // The ANN's energy, MACs × 4.6 pJ per image, on what the network processed (every tile),
     // in two conventions: `macs` counts the multiply-adds performed; `macs_thop` counts as thop
     // does, which is what the authors report (about 1.28x more on the width-64 U-Net).
-    let per_image = |count: &dyn Fn(usize, usize) -> u64| -> Vec<f64> {
+    let over_tiles = |count: &dyn Fn(usize, usize) -> u64| -> Vec<f64> {
         items
             .iter()
             .map(|i| {
@@ -299,9 +301,9 @@ fn evaluate_ann_split(
             .collect()
     };
     if !items.is_empty() {
-        let mean_macs = spiking_unet_core::metrics::mean(&per_image(&|h, w| model.macs(h, w)))?;
+        let mean_macs = spiking_unet_core::metrics::mean(&over_tiles(&|h, w| model.macs(h, w)))?;
         let mean_thop =
-            spiking_unet_core::metrics::mean(&per_image(&|h, w| model.macs_thop(h, w)))?;
+            spiking_unet_core::metrics::mean(&over_tiles(&|h, w| model.macs_thop(h, w)))?;
         let inputs: usize = items.iter().map(|i| i.tiles()).sum();
         let per_image_values = [
             ("macs".to_string(), mean_macs),
@@ -651,9 +653,6 @@ fn progress_bar(length: u64, message: &str) -> indicatif::ProgressBar {
     bar.set_message(message.to_string());
     bar
 }
-
-/// The suffix of a figure counted per network input (one tile) instead of per image.
-pub const PER_INPUT: &str = "_per_input";
 
 /// The mean per network input over a split from each image's mean per input and its number
 /// of inputs (tiles): the split's total over its inputs, as the authors average per sample.

@@ -137,6 +137,9 @@ impl Plan {
     pub fn steps(&self) -> Result<Vec<Step>> {
         let mut steps: Vec<Step> = Vec::new();
         let mut seen = HashSet::new();
+        // Folders found complete (and verified, weights hashed) by the first pass; the
+        // evaluation steps read their caches without hashing the weights again.
+        let mut complete = HashSet::new();
         for point in &self.points {
             let config = point.config();
             for network in &point.networks {
@@ -145,7 +148,10 @@ impl Plan {
                 }
                 let health = integrity::inspect(&network.dir)?;
                 let (done, resumable) = match &health {
-                    Health::Complete => (true, false),
+                    Health::Complete => {
+                        complete.insert(network.dir.clone());
+                        (true, false)
+                    }
                     Health::Unfinished { resumable } => (false, *resumable),
                     Health::Absent | Health::Damaged(..) => (false, false),
                 };
@@ -195,11 +201,12 @@ impl Plan {
             let settings = &evaluation.settings;
             // Evaluations are cached by the weights' hash; unfinished (or damaged) weights have
             // none yet, so everything is pending.
-            let cache = match integrity::inspect(dir)? {
-                Health::Complete => Manifest::read(dir)?
+            let cache = if complete.contains(dir) {
+                Manifest::read(dir)?
                     .contents()
-                    .map(|c| dir.evaluations(&c.weights_sha256)),
-                _ => None,
+                    .map(|c| dir.evaluations(&c.weights_sha256))
+            } else {
+                None
             };
             let damaged = integrity::damaged_evaluations(dir)?;
             let mut pending: Vec<String> = settings

@@ -11,14 +11,14 @@
 //! Before a stage uses an artifact, [`integrity::repair`] checks it: a damaged one is moved
 //! aside (and said so) and the stage rebuilds it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use spiking_unet_report::store::{self, ResultRow};
 
 use crate::artifacts::{self, Provenance};
 use crate::evaluate::Comparison;
-use crate::networks::Network;
+use crate::layout::ArtifactDir;
 use crate::networks::NetworkKind;
 use crate::plan::{Plan, PointPlan, Stage};
 use crate::{Error, Result, convert, evaluate, finetune, integrity, lock, report, results, train};
@@ -66,20 +66,21 @@ pub fn reproduce(plan: &Plan) -> Result<Reproduction> {
     let mut record = |stage: Stage, dir: &Path, reused: bool| {
         outcomes.entry((stage, dir.to_path_buf())).or_insert(reused);
     };
+    let mut checked = HashSet::new();
     for point in &plan.points {
         let _lock = lock::hold(point.config())?;
         let label = &point.point.label;
         stage(Stage::Train, label);
-        repair(point, NetworkKind::Ann)?;
+        repair(point, NetworkKind::Ann, &mut checked)?;
         let trained = train::train(point)?;
         record(Stage::Train, trained.dir.path(), trained.reused);
         stage(Stage::Convert, label);
-        repair(point, NetworkKind::Converted)?;
+        repair(point, NetworkKind::Converted, &mut checked)?;
         for converted in convert::convert(point)? {
             record(Stage::Convert, converted.dir.path(), converted.reused);
         }
         stage(Stage::Finetune, label);
-        repair(point, NetworkKind::Finetuned)?;
+        repair(point, NetworkKind::Finetuned, &mut checked)?;
         for finetuned in finetune::finetune(point)? {
             record(Stage::Finetune, finetuned.dir.path(), finetuned.reused);
         }
@@ -155,9 +156,12 @@ pub fn reproduce(plan: &Plan) -> Result<Reproduction> {
 
 /// Move aside whatever is damaged in the artifacts of `kind` of `point` (and in their
 /// evaluations), saying so, so that the stage rebuilds it.
-fn repair(point: &PointPlan, kind: NetworkKind) -> Result<()> {
-    let networks: Vec<&Network> = point.networks_of(kind).collect();
-    for network in networks {
+/// Points share networks: each folder is checked once per run (`checked`).
+fn repair(point: &PointPlan, kind: NetworkKind, checked: &mut HashSet<ArtifactDir>) -> Result<()> {
+    for network in point.networks_of(kind) {
+        if !checked.insert(network.dir.clone()) {
+            continue;
+        }
         for line in integrity::repair(&network.dir)? {
             tracing::warn!(
                 event = "damaged",

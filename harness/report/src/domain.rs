@@ -2,6 +2,10 @@
 //! (an F1 of 31.9, a negative spike count, a non-finite number) was damaged or computed wrongly,
 //! and a report built from it would publish a wrong number; reading one is an error instead.
 
+/// The suffix of a cost counted per network input (one tile, the authors' unit) instead of per
+/// image (all of its tiles).
+pub const PER_INPUT: &str = "_per_input";
+
 /// Why `value` cannot be a value of `metric`, or `None` when it can.
 pub fn violation(metric: &str, value: f64) -> Option<String> {
     if !value.is_finite() {
@@ -21,7 +25,7 @@ pub fn violation(metric: &str, value: f64) -> Option<String> {
 /// The closed interval `metric` lives in. Unknown metrics may take any finite value.
 pub fn domain(metric: &str) -> (f64, f64) {
     // A figure per network input lives where its per-image counterpart does.
-    match metric.strip_suffix("_per_input").unwrap_or(metric) {
+    match metric.strip_suffix(PER_INPUT).unwrap_or(metric) {
         // Fractions of pixels or of overlaps.
         "accuracy" | "jaccard" | "f1" | "dice" | "miou" | "precision" | "recall" => (0.0, 1.0),
         // SSIM is a correlation-like index: negative for anti-correlated structure.

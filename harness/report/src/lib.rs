@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod atomic;
+pub mod checksum;
 pub mod compare;
 pub mod domain;
 mod error;

@@ -18,6 +18,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
+use crate::checksum::sha256_file;
 use crate::{Error, Result};
 
 /// Which network a row describes: every column that identifies it.
@@ -351,15 +352,6 @@ fn verify_checksums(table: &Path) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn sha256_file(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
-    Ok(Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
 }
 
 /// The folder a run writes its shard table to: `<dir>/store/<shard>/`.

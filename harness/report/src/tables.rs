@@ -264,7 +264,11 @@ const COST_METRICS: [&str; 9] = [
 
 /// A cost metric, counted per image or (suffix `_per_input`) per network input.
 fn is_cost_metric(metric: &str) -> bool {
-    COST_METRICS.contains(&metric.strip_suffix("_per_input").unwrap_or(metric))
+    COST_METRICS.contains(
+        &metric
+            .strip_suffix(crate::domain::PER_INPUT)
+            .unwrap_or(metric),
+    )
 }
 
 impl Summary {
