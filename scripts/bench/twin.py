@@ -16,6 +16,10 @@ difference relative to the mean absolute read-out) and times:
   - the simulation, in seconds per time step.
 Prints one JSON object on stdout.
 
+With a case written by `bench-engine --authors`, the twin also converts the case's ANN itself, as
+the authors' connection-wise code does (§3.4: 99.9th percentile, their off-by-one slice), and
+reports how far the harness's converted weights and read-out are from its own.
+
 Usage: python twin.py CASE_DIR [--repeats N]
 """
 
@@ -129,6 +133,87 @@ def simulate(net, x, time_steps, neurons):
     return output
 
 
+def percentile_or_one(tensor):
+    """§3.3/§3.4: numpy's 99.9th percentile over every element (zeros included); 0 becomes 1."""
+    value = float(np.percentile(tensor.numpy().ravel(), 99.9))
+    return 1.0 if value == 0.0 else value
+
+
+def authors_connection_wise(ann_weights, calibration, off_by_one=True):
+    """The authors' connection-wise conversion (§3.4) of an ANN in their naming: λ_out of every
+    weighted layer = P99.9 of its ReLU output on the calibration batch (the head's = 1); λ_in =
+    λ_out of the layer feeding it (pools transparent), per branch after a concatenation, where
+    their slice [k·w, k·w + w − 1) leaves the last channel of every branch unscaled. Returns the
+    rescaled weights."""
+    net = UNet(ann_weights)
+    d = net.depth
+    outputs = {}
+
+    def record(site, t):
+        if site.startswith("pool"):
+            return t
+        y = F.relu(t)
+        outputs[site] = y
+        return y
+
+    with torch.no_grad():
+        net.body(net.conv(1, calibration), record)
+    lam_out = {f"conv{n}": percentile_or_one(outputs[f"relu{n}"]) for n in range(1, 4 * d + 3)}
+    for k in range(1, d + 1):
+        lam_out[f"convtranspose{k}"] = percentile_or_one(outputs[f"relu_convtranspose{k}"])
+    lam_out[net.head] = 1.0
+    # Where each layer's input comes from (§3.4 table, any depth).
+    lam_in = {"conv1": 1.0}
+    for level in range(d + 1):
+        first, second = 2 * level + 1, 2 * level + 2
+        if level > 0:
+            lam_in[f"conv{first}"] = lam_out[f"conv{first - 1}"]  # through the pool
+        lam_in[f"conv{second}"] = lam_out[f"conv{first}"]
+    for k in range(1, d + 1):
+        lam_in[f"convtranspose{k}"] = lam_out[f"conv{2 * d + 2 * k}"]
+        cat = 2 * d + 1 + 2 * k
+        lam_in[f"conv{cat}"] = [lam_out[f"conv{2 * (d - k + 1)}"], lam_out[f"convtranspose{k}"]]
+        lam_in[f"conv{cat + 1}"] = lam_out[f"conv{cat}"]
+    lam_in[net.head] = lam_out[f"conv{4 * d + 2}"]
+    scaled = {}
+    for layer, scale_in in lam_in.items():
+        w = ann_weights[layer + ".weight"].clone()
+        if isinstance(scale_in, list):
+            width = w.shape[1] // len(scale_in)
+            for k, branch in enumerate(scale_in):
+                end = k * width + width - (1 if off_by_one else 0)
+                w[:, k * width:end] *= branch
+            w /= lam_out[layer]
+        else:
+            w = w * scale_in / lam_out[layer]
+        scaled[layer + ".weight"] = w
+        scaled[layer + ".bias"] = ann_weights[layer + ".bias"] / lam_out[layer]
+    return scaled
+
+
+def conversion_check(case_dir, case, weights, x, T, kind):
+    """Convert the case's ANN as the authors do and compare with the harness's conversion: the
+    weights (largest difference relative to each tensor's largest magnitude) and the read-out of
+    the twin's own conversion."""
+    ann = load_file(str(case_dir / "ann.safetensors"))
+    calibration = torch.from_numpy(
+        np.fromfile(case_dir / "calibration.f32", dtype="<f4").reshape(case["calibration_shape"])
+    )
+    ours = authors_connection_wise(ann, calibration, off_by_one=True)
+    weight_difference = max(
+        float((ours[name] - weights[name]).abs().max() / weights[name].abs().max().clamp_min(1e-12))
+        for name in weights
+    )
+    exact = authors_connection_wise(ann, calibration, off_by_one=False)
+    off_by_one_moves = max(
+        float((exact[name] - weights[name]).abs().max() / weights[name].abs().max().clamp_min(1e-12))
+        for name in weights
+    )
+    with torch.no_grad():
+        readout = simulate(UNet(ours), x, T, Neurons(kind)) / T
+    return weight_difference, off_by_one_moves, readout
+
+
 def median_seconds(fn, repeats):
     fn()  # warm-up (allocator, oneDNN primitive cache)
     times = []
@@ -160,7 +245,20 @@ def main():
         twin_spikes = float(sum(float(s) for s in neurons.spikes.values()))
         ann = median_seconds(lambda: net.forward(x), args.repeats)
         snn = median_seconds(lambda: simulate(net, x, T, Neurons(kind)), args.repeats) / T
+    extra = {}
+    if case.get("authors"):
+        weight_difference, off_by_one_moves, own_readout = conversion_check(
+            args.case_dir, case, weights, x, T, kind
+        )
+        extra = {
+            "authors_conversion_weight_difference": weight_difference,
+            "exact_scheme_weight_difference": off_by_one_moves,
+            "authors_conversion_readout_relative_difference": float(
+                (own_readout - readout).abs().mean() / readout.abs().mean().clamp_min(1e-12)
+            ),
+        }
     print(json.dumps({
+        **extra,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "ann_forward_s": ann,

@@ -46,8 +46,12 @@ pub struct BenchCase {
     pub reference: bool,
     /// Only simulate once and report the peak memory (no timing, no profile).
     pub memory_only: bool,
-    /// The engine's event-driven threshold (input density), if not its default.
+    /// The event-driven threshold (input density) of the engine, if not its default.
     pub event_driven_below: Option<f32>,
+    /// Convert as the authors' code does (`fidelity: authors`: the connection-wise off-by-one,
+    /// the 99.9th percentile), and also write the ANN and its calibration batch, so that the
+    /// twin converts the ANN itself and checks the harness's conversion.
+    pub authors: bool,
 }
 
 /// What was measured, in seconds.
@@ -189,6 +193,14 @@ pub fn run_on_backend(case: &BenchCase, backend: &str) -> Result<BackendTimes> {
 
 /// The case's converted U-Net on seeded random weights, built on `device`.
 fn converted(case: &BenchCase, device: &Device) -> Result<SpikingUNet> {
+    Ok(converted_from_ann(case, device)?.0)
+}
+
+/// [`converted`], with the ANN it came from and its calibration batch.
+fn converted_from_ann(
+    case: &BenchCase,
+    device: &Device,
+) -> Result<(SpikingUNet, spiking_unet_core::model::UNet, Tensor<4>)> {
     let neuron = neuron(&case.neuron)?;
     device.seed(case.seed);
     let ann = UNetConfig {
@@ -202,24 +214,25 @@ fn converted(case: &BenchCase, device: &Device) -> Result<SpikingUNet> {
     // Scale factors from four 64x64 random images: cheap at width 64, and any factors will
     // do, since harness and twin run the same rescaled weights.
     let calibration = Tensor::<4>::random([4, 1, 64, 64], Distribution::Default, device);
-    let activations = Activations::record(&ann, calibration)?;
+    let activations = Activations::record(&ann, calibration.clone())?;
     let spec = ConversionSpec {
         normalization: case.normalization,
         statistic: Statistic::Percentile(99.9),
-        authors_off_by_one: false,
+        authors_off_by_one: case.authors,
     };
     let factors = scale_factors(&ann, &activations, &spec, 4)?;
     drop(activations);
-    Ok(SpikingUNet {
+    let snn = SpikingUNet {
         unet: rescale(&ann, &factors)?,
         neuron,
-    })
+    };
+    Ok((snn, ann, calibration))
 }
 
 /// Build the case's network, write it to `out` for the twin, and time the engine.
 pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
     let device = Device::flex();
-    let snn = converted(case, &device)?;
+    let (snn, ann, calibration) = converted_from_ann(case, &device)?;
     let shape = [1, 1, case.size, case.size];
     let x = Tensor::<4>::random(shape, Distribution::Default, &device);
     let mut engine = Engine::spiking(&snn)?;
@@ -255,6 +268,17 @@ pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
         std::fs::remove_file(&weights).map_err(Error::io("replacing", &weights))?;
     }
     spiking_unet_core::interop::export_safetensors(&snn.unet, &weights)?;
+    if case.authors {
+        let ann_weights = out.join("ann.safetensors");
+        if ann_weights.exists() {
+            std::fs::remove_file(&ann_weights).map_err(Error::io("replacing", &ann_weights))?;
+        }
+        spiking_unet_core::interop::export_safetensors(&ann, &ann_weights)?;
+        write_f32(
+            &out.join("calibration.f32"),
+            &tensor_values(calibration.clone())?,
+        )?;
+    }
     write_f32(&out.join("input.f32"), &input)?;
     write_f32(&out.join("readout.f32"), &readout)?;
     let description = serde_json::json!({
@@ -264,6 +288,8 @@ pub fn run(case: &BenchCase, out: &Path) -> Result<BenchTimes> {
         "time_steps": t,
         "neuron": case.neuron,
         "normalization": case.normalization.label(),
+        "authors": case.authors,
+        "calibration_shape": calibration.dims(),
         "seed": case.seed,
         "threads": threads,
     });

@@ -56,6 +56,10 @@ struct Args {
     /// (`scripts/bench/gpu.sh`).
     #[arg(long, value_name = "NAME", conflicts_with_all = ["reference", "memory_only", "event_driven_below"])]
     backend: Option<String>,
+    /// Convert as the authors' code does (connection-wise off-by-one, 99.9th percentile) and
+    /// also write the ANN and the calibration batch, for the twin's conversion check.
+    #[arg(long)]
+    authors: bool,
     /// Folder for the twin's inputs (weights, input, read-out, case.json).
     #[arg(long, required_unless_present = "backend")]
     out: Option<PathBuf>,
@@ -80,6 +84,7 @@ fn main() -> std::process::ExitCode {
             reference: args.reference,
             memory_only: args.memory_only,
             event_driven_below: args.event_driven_below,
+            authors: args.authors,
         };
         let json = match (&args.backend, &args.out) {
             (Some(backend), _) => serde_json::to_string(&bench::run_on_backend(&case, backend)?)?,
