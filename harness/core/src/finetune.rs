@@ -75,6 +75,20 @@ impl Flow {
         Ok(Flow::from_accumulated(accumulated, time_steps, device))
     }
 
+    /// The flow with every accumulated output divided by `divisor`: an IF neuron's spike
+    /// count from its emitted θ·s (divisor θ), as the authors' train state returns it.
+    pub fn divided_by(self, divisor: f64) -> Flow {
+        let sites = self
+            .sites
+            .into_iter()
+            .map(|(site, (output, mask))| (site, (output.div_scalar(divisor), mask)))
+            .collect();
+        Flow {
+            sites,
+            time_steps: self.time_steps,
+        }
+    }
+
     /// The flow from each site's accumulated output and input.
     fn from_accumulated(accumulated: FlowTensors, time_steps: usize, device: &Device) -> Flow {
         // Re-create on the training device: the flow is a constant there, not a graph node.
@@ -136,6 +150,32 @@ mod tests {
     use super::*;
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::{Distribution, TensorData};
+
+    #[test]
+    fn counts_are_the_emitted_flow_over_the_threshold_and_the_mask_stays() {
+        let device = Device::flex();
+        let emitted = Tensor::<4>::from_data(
+            TensorData::new(vec![0.0f32, 1.5, 3.0, 4.5], [1, 1, 2, 2]),
+            &device,
+        );
+        let mask = Tensor::<4>::from_data(
+            TensorData::new(vec![0.0f32, 1.0, 1.0, 1.0], [1, 1, 2, 2]),
+            &device,
+        );
+        let flow = Flow {
+            sites: BTreeMap::from([(Site::Conv(1), (emitted, mask.clone()))]),
+            time_steps: 4,
+        };
+        let counts = flow.divided_by(1.5);
+        let (output, kept) = &counts.sites[&Site::Conv(1)];
+        let values = output.clone().into_data().try_to_vec::<f32>().expect("f32");
+        assert_eq!(values, [0.0, 1.0, 2.0, 3.0], "θ = 1.5: spike counts");
+        assert_eq!(
+            kept.clone().into_data().try_to_vec::<f32>().expect("f32"),
+            mask.into_data().try_to_vec::<f32>().expect("f32")
+        );
+        assert_eq!(counts.time_steps, 4);
+    }
 
     #[test]
     fn the_gate_returns_the_flow_and_passes_the_masked_gradient() {

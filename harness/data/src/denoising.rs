@@ -378,13 +378,24 @@ impl DenoisingTask {
     /// Deterministic training patches for an epoch: the same (config, seed, epoch) always
     /// gives the same patches, flips and noise.
     pub fn training_patches(&self, epoch: usize) -> Vec<DenoisingSample> {
-        epoch_patches(
-            self.seed,
-            Stream::DenoisingTrain,
-            epoch,
-            self.patches,
-            |rng| self.draw_patches(rng, self.patches.patches_per_epoch),
-        )
+        self.epoch_patches(epoch, self.patches)
+    }
+
+    /// The training patches of an epoch drawn from one fixed set (epoch 0's patches, in an
+    /// order shuffled by the epoch), whatever `fixed` says: the authors fine-tune on one stored
+    /// patch set (the first 10,000 patches of their training file).
+    pub fn fixed_training_patches(&self, epoch: usize) -> Vec<DenoisingSample> {
+        let fixed = PatchSettings {
+            fixed: true,
+            ..self.patches
+        };
+        self.epoch_patches(epoch, fixed)
+    }
+
+    fn epoch_patches(&self, epoch: usize, settings: PatchSettings) -> Vec<DenoisingSample> {
+        epoch_patches(self.seed, Stream::DenoisingTrain, epoch, settings, |rng| {
+            self.draw_patches(rng, settings.patches_per_epoch)
+        })
     }
 
     /// Calibration patches: `count` random training patches from a dedicated random stream

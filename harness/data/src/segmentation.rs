@@ -407,13 +407,48 @@ impl SegmentationTask {
     /// Deterministic training patches for an epoch: the same (config, seed, epoch) always
     /// gives the same patches and flips.
     pub fn training_patches(&self, epoch: usize) -> Vec<SegmentationSample> {
+        self.epoch_patches(epoch, self.patches)
+    }
+
+    /// The training patches of an epoch drawn from one fixed set (epoch 0's patches, in an
+    /// order shuffled by the epoch), whatever `fixed` says: the authors fine-tune on one stored
+    /// patch set.
+    pub fn fixed_training_patches(&self, epoch: usize) -> Vec<SegmentationSample> {
+        let fixed = PatchSettings {
+            fixed: true,
+            ..self.patches
+        };
+        self.epoch_patches(epoch, fixed)
+    }
+
+    fn epoch_patches(&self, epoch: usize, settings: PatchSettings) -> Vec<SegmentationSample> {
         epoch_patches(
             self.seed,
             Stream::SegmentationTrain,
             epoch,
-            self.patches,
-            |rng| self.draw_patches(rng, self.patches.patches_per_epoch),
+            settings,
+            |rng| self.draw_patches(rng, settings.patches_per_epoch),
         )
+    }
+
+    /// The first `count` training images, whole and in order (all of them if there are fewer),
+    /// each mirrored as a training sample would be: the authors' calibration on datasets whose
+    /// loader serves whole images (the first 64 samples in loader order, authors-code §3.2).
+    /// The flips come from the calibration patches' stream, so they are fixed by the seed.
+    pub fn first_training_images(&self, count: usize) -> Vec<SegmentationSample> {
+        let mut rng = stream_rng(self.seed, Stream::SegmentationTrain, 0);
+        self.images
+            .train
+            .iter()
+            .take(count)
+            .map(|(image, labels)| {
+                let flips = sample_flips(&mut rng, self.patches.flips);
+                SegmentationSample {
+                    image: flips.apply_to_image(image.clone()),
+                    labels: flips.apply_to_labels(labels.clone()),
+                }
+            })
+            .collect()
     }
 
     /// The first `count` training patches in a fixed order: those of epoch 0, continuing the
@@ -711,6 +746,32 @@ mod tests {
             });
             assert!(found, "patch not found inside the training region");
         }
+    }
+
+    #[test]
+    fn the_authors_draws_fixed_patches_and_whole_images_in_order() {
+        let config = SegmentationDataConfig {
+            patches_per_epoch: 8,
+            flips: false,
+            // Two training regions: whole images of different sizes, in config order.
+            train_regions: vec![[0, 0, 128, 128], [128, 0, 64, 128]],
+            ..SegmentationDataConfig::default()
+        };
+        let task = SegmentationTask::new(&config, 5, 16).unwrap();
+        // One fixed set, reshuffled: every epoch holds epoch 0's patches, in another order.
+        let first = task.fixed_training_patches(1);
+        let second = task.fixed_training_patches(2);
+        assert_ne!(first, second, "reshuffled each epoch");
+        for patch in &task.training_patches(0) {
+            assert!(first.contains(patch) && second.contains(patch));
+        }
+        assert_ne!(task.training_patches(1), first, "fresh draws differ");
+        // The first training images, whole, in order; no more than there are.
+        let images = task.first_training_images(64);
+        assert_eq!(images.len(), 2);
+        assert_eq!(images[0].image, task.images.train[0].0);
+        assert_eq!(images[1].labels, task.images.train[1].1);
+        assert_eq!(task.first_training_images(1).len(), 1);
     }
 
     #[test]

@@ -199,6 +199,16 @@ impl BenchmarkDataConfig {
         self.dataset.is_denoising()
     }
 
+    /// Whether the authors' training loader serves whole images (ISBI 2012 slices, CamSeq01
+    /// frames) rather than patches (DRIVE, the denoising sets): their conversion then
+    /// calibrates on those whole images, in file order.
+    pub fn trains_on_whole_images(&self) -> bool {
+        matches!(
+            self.dataset,
+            BenchmarkDataset::Isbi2012 | BenchmarkDataset::Camseq01
+        )
+    }
+
     /// Checks the fields that do not need the data; `size_multiple` is 2^depth.
     pub fn validate(&self, size_multiple: usize) -> Result<()> {
         let invalid = |field: &str, message: String| {

@@ -16,6 +16,10 @@ use spiking_unet_data::denoising::DenoisingDataConfig;
 use spiking_unet_data::segmentation::SegmentationDataConfig;
 use spiking_unet_datasets::BenchmarkDataConfig;
 
+use crate::fidelity::{
+    Calibration, ConnectionWiseStatistic, EnergyUnit, Fidelity, FinetuneBatches, IfFlowValue,
+    MacConvention,
+};
 use crate::sweep::SweepConfig;
 use crate::{Error, Result};
 
@@ -38,6 +42,11 @@ pub struct ExperimentConfig {
     /// the cargo feature of that name.
     #[serde(default = "default_backend")]
     pub backend: String,
+    /// `corrected` (default), `authors` (every departure from the authors' code switched to
+    /// their behaviour) or `authors:<departure>` (only that one); see [`crate::fidelity`].
+    /// Each departure's own field, when set, wins over this.
+    #[serde(default)]
+    pub fidelity: Fidelity,
     /// Folder holding the run artifacts, relative to the working directory. Default `runs`.
     #[serde(default = "default_runs_dir")]
     pub runs_dir: PathBuf,
@@ -152,10 +161,10 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Passes over `patches_per_epoch` training patches. Default 20.
     pub epochs: usize,
-    /// Split on which the kept checkpoint is chosen: `validation` (default) or `test`. `test`
-    /// reproduces the authors, who selected on the test set; it makes test numbers optimistic
-    /// and is recorded in the manifest.
-    pub selection_split: Split,
+    /// Split on which the kept checkpoint is chosen: `validation` or `test`; null = as
+    /// `fidelity` says (corrected: `validation`; authors: `test`, as they selected on the test
+    /// set, which makes test numbers optimistic). Recorded in the manifest.
+    pub selection_split: Option<Split>,
 }
 
 impl Default for TrainConfig {
@@ -166,7 +175,7 @@ impl Default for TrainConfig {
             momentum: 0.0,
             batch_size: 8,
             epochs: 20,
-            selection_split: Split::Validation,
+            selection_split: None,
         }
     }
 }
@@ -188,8 +197,18 @@ pub struct ConvertConfig {
     /// or `{kind: burst, threshold: 1, max_spikes: 4}`. Default `[{kind: multi_threshold}]`.
     pub neurons: Vec<Neuron>,
     /// Reproduce the authors' connection-wise off-by-one (the last channel of each
-    /// concatenated branch left unscaled). Default false: the exact scheme.
-    pub authors_off_by_one: bool,
+    /// concatenated branch left unscaled); null = as `fidelity` says (corrected: false, the
+    /// exact scheme).
+    pub authors_off_by_one: Option<bool>,
+    /// `configured` (connection-wise uses `statistic`) or `percentile_99.9` (always, as the
+    /// authors' code); null = as `fidelity` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_wise_statistic: Option<ConnectionWiseStatistic>,
+    /// Segmentation calibration samples: `random_windows` or `first_samples` (the authors'
+    /// loader order: whole ISBI/CamSeq01 training images, each once); null = as `fidelity`
+    /// says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
 }
 
 impl Default for ConvertConfig {
@@ -199,7 +218,9 @@ impl Default for ConvertConfig {
             statistic: Statistic::Percentile(99.9),
             normalizations: vec![Normalization::ConnectionWise],
             neurons: vec![Neuron::paper_mt()],
-            authors_off_by_one: false,
+            authors_off_by_one: None,
+            connection_wise_statistic: None,
+            calibration: None,
         }
     }
 }
@@ -225,11 +246,20 @@ pub struct FinetuneConfig {
     pub momentum: f64,
     /// Samples per step. Default 8 (the authors').
     pub batch_size: usize,
-    /// `validation` (default) or `test` (the authors' test-set selection).
-    pub selection_split: Split,
-    /// `consistent` (default): the head bias enters the training output once per step, as in
-    /// the read-out; `authors`: once in total, as the authors' training pass does.
-    pub head_bias: HeadBias,
+    /// `validation` or `test` (the authors' test-set selection); null = as `fidelity` says.
+    pub selection_split: Option<Split>,
+    /// `consistent`: the head bias enters the training output once per step, as in the
+    /// read-out; `authors`: once in total, as the authors' training pass does; null = as
+    /// `fidelity` says.
+    pub head_bias: Option<HeadBias>,
+    /// `fresh` (new patches every epoch, every batch kept) or `fixed_drop_last` (one fixed
+    /// patch set, last partial batch dropped, as the authors); null = as `fidelity` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batches: Option<FinetuneBatches>,
+    /// An IF neuron's flow: `emitted` (θ·s) or `count` (s, as the authors' train state);
+    /// null = as `fidelity` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub if_flow_value: Option<IfFlowValue>,
 }
 
 impl Default for FinetuneConfig {
@@ -243,8 +273,10 @@ impl Default for FinetuneConfig {
             optimizer: Optimizer::Adam,
             momentum: 0.0,
             batch_size: 8,
-            selection_split: Split::Validation,
-            head_bias: HeadBias::Consistent,
+            selection_split: None,
+            head_bias: None,
+            batches: None,
+            if_flow_value: None,
         }
     }
 }
@@ -323,6 +355,14 @@ pub struct ReportConfig {
     /// `<!-- report:NAME:begin -->` and `<!-- report:NAME:end -->` (NAME: the results folder's
     /// name) gets the main table and figures. Default null.
     pub summary_file: Option<PathBuf>,
+    /// What the tables count spikes and energy per: `per_image` (whole images) or `per_input`
+    /// (network inputs, as the authors); null = as `fidelity` says. Both are in the store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_unit: Option<EnergyUnit>,
+    /// How the tables count the ANN's MACs: `performed` or `thop` (the authors'); null = as
+    /// `fidelity` says. Both are in the store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_convention: Option<MacConvention>,
 }
 
 impl Default for ReportConfig {
@@ -332,6 +372,8 @@ impl Default for ReportConfig {
             time_steps: None,
             alpha: 0.05,
             summary_file: None,
+            energy_unit: None,
+            mac_convention: None,
         }
     }
 }
@@ -608,7 +650,7 @@ impl ExperimentConfig {
         if train.epochs == 0 {
             return Err(invalid("train.epochs", "must be >= 1".into()));
         }
-        if train.selection_split == Split::Train {
+        if train.selection_split == Some(Split::Train) {
             return Err(invalid(
                 "train.selection_split",
                 "allowed values: validation, test".into(),
@@ -674,7 +716,7 @@ impl ExperimentConfig {
                 return Err(invalid(&format!("finetune.{field}"), "must be >= 1".into()));
             }
         }
-        if finetune.selection_split == Split::Train {
+        if finetune.selection_split == Some(Split::Train) {
             return Err(invalid(
                 "finetune.selection_split",
                 "allowed values: validation, test".into(),
@@ -806,7 +848,8 @@ mod tests {
             for entry in std::fs::read_dir(&folder).expect("configs folder") {
                 let path = entry.expect("entry").path();
                 if path.extension().is_some_and(|e| e == "yaml") {
-                    load(&path).unwrap_or_else(|err| panic!("{err}"));
+                    let config = load(&path).unwrap_or_else(|err| panic!("{err}"));
+                    crate::sweep::expand(&config, &path).unwrap_or_else(|err| panic!("{err}"));
                     checked.push(path);
                 }
             }
@@ -815,6 +858,19 @@ mod tests {
             .iter()
             .filter(|p| p.parent().is_some_and(|d| d.ends_with("paper")));
         assert_eq!(paper.count(), 6, "{checked:?}");
+        // Each paper config runs both modes.
+        let drive = root.join("paper/drive.yaml");
+        let points = crate::sweep::expand(&load(&drive).expect("valid"), &drive).expect("expands");
+        let modes: Vec<String> = points
+            .iter()
+            .map(|p| p.config.fidelity.to_string())
+            .collect();
+        assert_eq!(modes, ["corrected", "authors"]);
+        assert_eq!(points[1].config.choices().train_selection, Split::Test);
+        assert_eq!(
+            points[0].config.choices().train_selection,
+            Split::Validation
+        );
     }
 
     #[test]
@@ -895,6 +951,7 @@ mod tests {
             ("quickstart-segment.yaml", 1),
             ("sweep-ladders.yaml", 18),
             ("example-all-fields.yaml", 1),
+            ("departures.yaml", 24),
         ] {
             let path = root.join(name);
             let config = load(&path).unwrap_or_else(|err| panic!("{name} should be valid: {err}"));

@@ -15,7 +15,7 @@ use spiking_unet_core::convert::{
 use crate::artifacts;
 use crate::layout::{ArtifactDir, SNN_FILES};
 use crate::manifest::{Contents, Manifest, SnnManifest, load_ann};
-use crate::networks::NetworkKind;
+use crate::networks::{NetworkKind, Variant};
 use crate::plan::PointPlan;
 use crate::task::{Task, images_to_tensor};
 use crate::{Error, Result};
@@ -51,7 +51,7 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
     let mut outcomes = Vec::new();
     // Loaded (and hashed) on the first variant that has to be made.
     let mut ann = None;
-    let mut activations: Option<Activations> = None;
+    let mut activations: Option<(Activations, usize)> = None;
     let mut factors_of: Vec<(ConversionSpec, ScaleFactors)> = Vec::new();
     for network in point.networks_of(NetworkKind::Converted) {
         let variant = network
@@ -75,15 +75,16 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
         }
         let model = ann.as_ref().expect("loaded just above");
         if activations.is_none() {
-            let calibration = calibration_batch(task, variant.calibration_samples, &device);
-            activations = Some(Activations::record(model, calibration)?);
+            let calibration = calibration_batch(task, variant, &device);
+            // Fewer than asked when whole images are taken and there are fewer images.
+            let count = calibration.dims()[0];
+            activations = Some((Activations::record(model, calibration)?, count));
         }
-        let recorded = activations.as_ref().expect("recorded just above");
+        let (recorded, count) = activations.as_ref().expect("recorded just above");
         let factors = match factors_of.iter().find(|(spec, _)| *spec == variant.spec) {
             Some((_, factors)) => factors.clone(),
             None => {
-                let factors =
-                    scale_factors(model, recorded, &variant.spec, variant.calibration_samples)?;
+                let factors = scale_factors(model, recorded, &variant.spec, *count)?;
                 factors_of.push((variant.spec.clone(), factors.clone()));
                 factors
             }
@@ -117,16 +118,22 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
     Ok(outcomes)
 }
 
-/// The calibration inputs: random training patches (denoising) or the first training patches
-/// (segmentation), as the authors drew them.
+/// The calibration inputs: random training patches (denoising), the first training patches
+/// (segmentation), or the first whole training images (segmentation under the authors'
+/// calibration on ISBI 2012 and CamSeq01).
 fn calibration_batch(
     task: &Task,
-    samples: usize,
+    variant: &Variant,
     device: &burn::tensor::Device,
 ) -> burn::tensor::Tensor<4> {
+    let samples = variant.calibration_samples;
     match task {
         Task::Denoising(t) => images_to_tensor(
             t.calibration_patches(samples).iter().map(|s| &s.noisy),
+            device,
+        ),
+        Task::Segmentation(t) if variant.calibration_whole_images => images_to_tensor(
+            t.first_training_images(samples).iter().map(|s| &s.image),
             device,
         ),
         Task::Segmentation(t) => images_to_tensor(

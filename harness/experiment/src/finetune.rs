@@ -10,15 +10,17 @@ use burn::module::Module;
 use spiking_unet_core::engine::Engine;
 use spiking_unet_core::finetune::{Flow, flow_forward};
 use spiking_unet_core::model::UNet;
+use spiking_unet_core::neuron::Neuron;
 use spiking_unet_core::simulate::{SpikingUNet, time_chunk_for_budget};
 
 use crate::artifacts;
+use crate::fidelity::{FinetuneBatches, IfFlowValue};
 use crate::layout::{ArtifactDir, SNN_FILES};
 use crate::manifest::{Contents, FinetuneRecord, Manifest, SnnManifest, TrainingSummary, load_snn};
 use crate::networks::{Network, NetworkKind};
 use crate::plan::PointPlan;
 use crate::scoring::score_snn;
-use crate::task::metric_value;
+use crate::task::{Sampling, metric_value};
 use crate::training::{EpochLoop, build_optimizer};
 use crate::{Error, Result};
 
@@ -46,6 +48,7 @@ pub fn finetune(point: &PointPlan) -> Result<Vec<FinetuneOutcome>> {
 fn finetune_one(point: &PointPlan, network: &Network) -> Result<FinetuneOutcome> {
     let config = point.config();
     let settings = &config.finetune;
+    let choices = config.choices();
     let dir = &network.dir;
     let label = network.label.clone();
     if let Some(Manifest::Snn(manifest)) = Manifest::read_if_present(dir)?
@@ -86,8 +89,12 @@ fn finetune_one(point: &PointPlan, network: &Network) -> Result<FinetuneOutcome>
         dir,
         epochs: settings.epochs,
         batch_size: settings.batch_size,
+        sampling: Sampling {
+            fixed_set: choices.finetune_batches == FinetuneBatches::FixedDropLast,
+            drop_last: choices.finetune_batches == FinetuneBatches::FixedDropLast,
+        },
         learning_rate: settings.learning_rate,
-        selection_split: settings.selection_split,
+        selection_split: choices.finetune_selection,
         selection_metric: task.selection_metric(),
     };
     let optimizer = build_optimizer(settings.optimizer, settings.momentum);
@@ -135,15 +142,22 @@ fn finetune_one(point: &PointPlan, network: &Network) -> Result<FinetuneOutcome>
             } else {
                 Flow::record(&snn, input, t, chunk, &train_device)?
             };
+            // The authors' IF train state returns the spike count, not the emitted θ·s.
+            let flow = match (&neuron, choices.if_flow_value) {
+                (Neuron::If { threshold, .. }, IfFlowValue::Count) => {
+                    flow.divided_by(*threshold as f64)
+                }
+                _ => flow,
+            };
             // 2. One differentiable pass on the accumulated flow; 3. the task loss.
-            let output = flow_forward(model, batch.input.clone(), &flow, settings.head_bias)?;
+            let output = flow_forward(model, batch.input.clone(), &flow, choices.head_bias)?;
             Ok(task.loss(output, batch.target.clone()))
         },
         |model| {
             let metrics = score_snn(
                 &spiking(model),
                 task,
-                settings.selection_split,
+                choices.finetune_selection,
                 t,
                 &device,
                 use_engine,

@@ -14,6 +14,7 @@ pub mod artifacts;
 pub mod bench;
 pub mod config;
 mod error;
+pub mod fidelity;
 pub mod integrity;
 pub mod layout;
 pub mod lock;

@@ -11,11 +11,12 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use spiking_unet_core::convert::ConversionSpec;
+use spiking_unet_core::convert::{ConversionSpec, Normalization, Statistic};
 use spiking_unet_core::neuron::Neuron;
 
 use crate::artifacts::{CODE_VERSIONS, sha256_file, short_hash};
 use crate::config::{DataConfig, ExperimentConfig};
+use crate::fidelity::{Calibration, ConnectionWiseStatistic};
 use crate::layout::{ArtifactDir, ExperimentDir};
 
 /// What a network is.
@@ -38,6 +39,9 @@ pub struct Variant {
     pub neuron: Neuron,
     /// Calibration samples the statistics are computed on.
     pub calibration_samples: usize,
+    /// Which samples: whole training images in order (the authors' segmentation loader on
+    /// ISBI 2012 and CamSeq01) rather than the first windows of the training stream.
+    pub calibration_whole_images: bool,
 }
 
 impl Variant {
@@ -109,6 +113,15 @@ pub fn calibration_samples(config: &ExperimentConfig) -> usize {
         .unwrap_or(if denoising { 32 } else { 64 })
 }
 
+/// True when conversion calibrates on whole training images in order: `calibration:
+/// first_samples` on a dataset whose training samples are whole images (ISBI 2012, CamSeq01).
+/// On the other datasets the authors' first samples are the first patches drawn, which is what
+/// `random_windows` takes too.
+pub fn calibration_whole_images(config: &ExperimentConfig) -> bool {
+    config.choices().calibration == Calibration::FirstSamples
+        && matches!(&config.data, DataConfig::Benchmark(data) if data.trains_on_whole_images())
+}
+
 /// The networks of `config`: the ANN first, then the converted variants in config order
 /// (normalizations outer, neurons inner), then the fine-tuned ones.
 pub fn networks(config: &ExperimentConfig, hashes: &mut WeightHashes) -> Vec<Network> {
@@ -122,19 +135,34 @@ pub fn networks(config: &ExperimentConfig, hashes: &mut WeightHashes) -> Vec<Net
         source: None,
     }];
     let samples = calibration_samples(config);
+    let choices = config.choices();
+    let whole_images = calibration_whole_images(config);
     let mut converted = Vec::new();
     for &normalization in &config.convert.normalizations {
         for neuron in &config.convert.neurons {
+            let statistic = match (normalization, choices.connection_wise_statistic) {
+                (Normalization::ConnectionWise, ConnectionWiseStatistic::Percentile999) => {
+                    Statistic::Percentile(99.9)
+                }
+                _ => config.convert.statistic,
+            };
             let spec = ConversionSpec {
                 normalization,
-                statistic: config.convert.statistic,
-                authors_off_by_one: config.convert.authors_off_by_one,
+                statistic,
+                // The off-by-one is a connection-wise bug; elsewhere it would only split keys.
+                authors_off_by_one: choices.off_by_one
+                    && normalization == Normalization::ConnectionWise,
             };
-            let inputs = serde_json::json!({ "code": CODE_VERSIONS.convert, "ann": ann_key, "spec": spec, "neuron": neuron, "samples": samples });
+            let mut inputs = serde_json::json!({ "code": CODE_VERSIONS.convert, "ann": ann_key, "spec": spec, "neuron": neuron, "samples": samples });
+            // Only when it changes the samples, so that keys of the default draw stay put.
+            if whole_images {
+                inputs["calibration"] = "whole_images".into();
+            }
             let variant = Variant {
                 spec,
                 neuron: neuron.clone(),
                 calibration_samples: samples,
+                calibration_whole_images: whole_images,
             };
             converted.push(Network {
                 kind: NetworkKind::Converted,
@@ -155,7 +183,17 @@ pub fn networks(config: &ExperimentConfig, hashes: &mut WeightHashes) -> Vec<Net
             {
                 return None;
             }
-            let inputs = serde_json::json!({ "code": CODE_VERSIONS.finetune, "source": network.dir.path(), "settings": settings, "seed": config.seed });
+            // Settings that cannot act are left out of the key, so that switching them reuses
+            // the fine-tuned network: the IF flow value unless an IF threshold is not 1, the
+            // head bias at T = 1 (once per step is once).
+            let mut keyed = settings.clone();
+            if !matches!(variant.neuron, Neuron::If { threshold, .. } if threshold != 1.0) {
+                keyed.if_flow_value = None;
+            }
+            if settings.time_steps == 1 {
+                keyed.head_bias = None;
+            }
+            let inputs = serde_json::json!({ "code": CODE_VERSIONS.finetune, "source": network.dir.path(), "settings": keyed, "seed": config.seed });
             Some(Network {
                 kind: NetworkKind::Finetuned,
                 label: format!("finetuned T={} {}", settings.time_steps, variant.label()),
@@ -194,6 +232,56 @@ mod tests {
         let mut other_seed = base.clone();
         other_seed.seed = 1;
         assert_ne!(key(&base), key(&other_seed));
+    }
+
+    /// The networks of `config` as its sweep point would plan them (departures resolved).
+    fn planned(extra: &str) -> Vec<Network> {
+        let mut config = config(extra);
+        config.resolve();
+        networks(&config, &mut WeightHashes::default())
+    }
+
+    #[test]
+    fn keys_follow_what_a_departure_changes_and_only_that() {
+        let both = "convert:\n  normalizations: [layer_wise, connection_wise]\n";
+        let keys =
+            |text: &str| -> Vec<String> { planned(text).iter().map(|n| n.dir.key()).collect() };
+        let dirs = |extra: &str| keys(&format!("{both}{extra}"));
+        let corrected = dirs("");
+        // The off-by-one changes the connection-wise network and what is fine-tuned from it.
+        let off_by_one = dirs("fidelity: authors:off_by_one\n");
+        assert_eq!(off_by_one[..2], corrected[..2], "ANN and layer-wise shared");
+        assert_ne!(off_by_one[2], corrected[2]);
+        assert_ne!(off_by_one[3], corrected[3]);
+        // Test-set selection retrains the ANN, so everything changes.
+        let selection = dirs("fidelity: authors:train_selection\n");
+        assert!(selection.iter().zip(&corrected).all(|(a, b)| a != b));
+        // A departure that cannot act here (MT neurons, threshold 1; a patch dataset; p99.9
+        // already) reuses every network.
+        for inert in [
+            "if_flow_value",
+            "calibration",
+            "connection_wise_statistic",
+            "energy_unit",
+        ] {
+            assert_eq!(
+                dirs(&format!("fidelity: authors:{inert}\n")),
+                corrected,
+                "{inert}"
+            );
+        }
+        // Under `statistic: max` the authors' connection-wise percentile is a new network.
+        let with_max = format!("{both}  statistic: max\n");
+        let max = keys(&format!(
+            "{with_max}fidelity: authors:connection_wise_statistic\n"
+        ));
+        let max_corrected = keys(&with_max);
+        assert_eq!(max[1], max_corrected[1]);
+        assert_ne!(max[2], max_corrected[2]);
+        // Fine-tuning batches change only the fine-tuned network.
+        let batches = dirs("fidelity: authors:finetune_batches\n");
+        assert_eq!(batches[..3], corrected[..3]);
+        assert_ne!(batches[3], corrected[3]);
     }
 
     #[test]

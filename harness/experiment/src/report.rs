@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use spiking_unet_report::ReportSettings;
-use spiking_unet_report::tables::TableSettings;
+use spiking_unet_report::tables::{CostCounting, TableSettings};
+
+use crate::fidelity::{EnergyUnit, MacConvention};
 
 use crate::plan::Plan;
 use crate::{Error, Result};
@@ -54,8 +56,21 @@ pub fn table_settings(plan: &Plan) -> TableSettings {
             steps
         }
     };
+    let counting = plan
+        .points
+        .iter()
+        .map(|point| {
+            let choices = point.config().choices();
+            let counting = CostCounting {
+                per_input: choices.energy_unit == EnergyUnit::PerInput,
+                thop: choices.mac_convention == MacConvention::Thop,
+            };
+            (crate::results::point_column(&point.point), counting)
+        })
+        .collect();
     TableSettings {
         time_steps,
         alpha: config.report.alpha,
+        counting,
     }
 }

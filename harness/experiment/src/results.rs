@@ -14,6 +14,7 @@ use spiking_unet_report::store::{ModelId, ResultRow};
 use crate::artifacts;
 use crate::config::{DataConfig, ExperimentConfig, Split};
 use crate::evaluate::{CachedEvaluation, Comparison};
+use crate::fidelity::Fidelity;
 use crate::layout::EvaluationCache;
 use crate::networks::{Network, NetworkKind, Variant};
 use crate::sweep::SweepPoint;
@@ -43,6 +44,11 @@ pub fn point_column(point: &SweepPoint) -> String {
         }
         let name = axis.rsplit('.').next().unwrap_or(axis);
         parts.push(format!("{name}={}", compact(value)));
+    }
+    // A config run wholly in another fidelity says so in every table, swept or not.
+    let swept = point.settings.iter().any(|(axis, _)| axis == "fidelity");
+    if !swept && point.config.fidelity != Fidelity::Corrected {
+        parts.push(format!("fidelity={}", point.config.fidelity));
     }
     if parts.is_empty() {
         "base".into()

@@ -142,6 +142,7 @@ impl std::fmt::Display for Shard {
 pub fn expand(config: &ExperimentConfig, path: &Path) -> Result<Vec<SweepPoint>> {
     let mut base = config.clone();
     let Some(sweep) = base.sweep.take() else {
+        base.resolve();
         return Ok(vec![SweepPoint {
             index: 0,
             label: "base".into(),
@@ -235,7 +236,7 @@ pub fn expand(config: &ExperimentConfig, path: &Path) -> Result<Vec<SweepPoint>>
                     .map_err(|message| invalid(format!("sweep: {axis}"), message))?;
             }
             let label = label.join(" ");
-            let config: ExperimentConfig = serde_json::from_value(value).map_err(|err| {
+            let mut config: ExperimentConfig = serde_json::from_value(value).map_err(|err| {
                 invalid(
                     format!("sweep point `{label}`"),
                     format!("the swept values do not make a valid config: {err}"),
@@ -260,6 +261,8 @@ pub fn expand(config: &ExperimentConfig, path: &Path) -> Result<Vec<SweepPoint>>
                 }
                 other => invalid(format!("sweep point `{label}`"), other.to_string()),
             })?;
+            // After the axes: a swept `fidelity` decides the departures its point leaves unset.
+            config.resolve();
             points.push(SweepPoint {
                 index: points.len(),
                 label,

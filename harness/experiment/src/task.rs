@@ -30,6 +30,31 @@ pub struct Batch {
     pub target: Tensor<4>,
 }
 
+/// How an epoch's training patches become batches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sampling {
+    /// Every epoch reshuffles one fixed patch set (the first epoch's) instead of drawing
+    /// fresh patches.
+    pub fixed_set: bool,
+    /// The last batch is dropped when it is partial.
+    pub drop_last: bool,
+}
+
+/// `patches` cut into batches of `batch_size`, the last partial one dropped when `sampling`
+/// says so (the authors' loaders: `drop_last=True`).
+fn batches<S>(
+    patches: &[S],
+    batch_size: usize,
+    sampling: Sampling,
+    batch: impl Fn(&[S]) -> Batch,
+) -> Vec<Batch> {
+    patches
+        .chunks(batch_size)
+        .filter(|chunk| !sampling.drop_last || chunk.len() == batch_size)
+        .map(batch)
+        .collect()
+}
+
 /// One held-out image, ready for a model.
 pub struct EvalItem {
     /// Image name within the split.
@@ -146,24 +171,36 @@ impl Task {
     }
 
     /// The training batches of one epoch, in a deterministic order.
-    pub fn training_batches(&self, epoch: usize, batch_size: usize, device: &Device) -> Vec<Batch> {
+    pub fn training_batches(
+        &self,
+        epoch: usize,
+        batch_size: usize,
+        sampling: Sampling,
+        device: &Device,
+    ) -> Vec<Batch> {
         match self {
-            Task::Denoising(task) => task
-                .training_patches(epoch)
-                .chunks(batch_size)
-                .map(|chunk| Batch {
+            Task::Denoising(task) => {
+                let patches = if sampling.fixed_set {
+                    task.fixed_training_patches(epoch)
+                } else {
+                    task.training_patches(epoch)
+                };
+                batches(&patches, batch_size, sampling, |chunk| Batch {
                     input: images_to_tensor(chunk.iter().map(|s| &s.noisy), device),
                     target: images_to_tensor(chunk.iter().map(|s| &s.residual), device),
                 })
-                .collect(),
-            Task::Segmentation(task) => task
-                .training_patches(epoch)
-                .chunks(batch_size)
-                .map(|chunk| Batch {
+            }
+            Task::Segmentation(task) => {
+                let patches = if sampling.fixed_set {
+                    task.fixed_training_patches(epoch)
+                } else {
+                    task.training_patches(epoch)
+                };
+                batches(&patches, batch_size, sampling, |chunk| Batch {
                     input: images_to_tensor(chunk.iter().map(|s| &s.image), device),
                     target: one_hot(chunk.iter().map(|s| &s.labels), task.num_classes(), device),
                 })
-                .collect(),
+            }
         }
     }
 
@@ -451,6 +488,44 @@ mod tests {
         // Two classes over three pixels: planes [a0 a1 a2] then [b0 b1 b2].
         let output = [0.0, 2.0, 1.0, 1.0, 1.0, 1.0];
         assert_eq!(argmax_classes(&output, 2, 3), vec![1, 0, 0]);
+    }
+
+    #[test]
+    fn the_authors_batches_drop_the_partial_one_and_reuse_one_patch_set() {
+        let config = crate::config::parse(
+            "name: t\ndata:\n  segmentation:\n    patches_per_epoch: 10\n",
+            std::path::Path::new("t.yaml"),
+        )
+        .expect("valid");
+        let (task, _) = Task::build(&config).expect("embedded data");
+        let device = Device::flex();
+        let sizes = |sampling| -> Vec<usize> {
+            task.training_batches(1, 4, sampling, &device)
+                .iter()
+                .map(|b| b.input.dims()[0])
+                .collect()
+        };
+        assert_eq!(sizes(Sampling::default()), [4, 4, 2]);
+        let authors = Sampling {
+            fixed_set: true,
+            drop_last: true,
+        };
+        assert_eq!(sizes(authors), [4, 4]);
+        // The fixed set: epoch 2 sees the same patches as epoch 1 (summed, order aside).
+        let total = |epoch, sampling| -> f32 {
+            task.training_batches(epoch, 10, sampling, &device)[0]
+                .input
+                .clone()
+                .sum()
+                .into_scalar::<f32>()
+        };
+        let fixed = Sampling {
+            fixed_set: true,
+            drop_last: false,
+        };
+        let (one, two) = (total(1, fixed), total(2, fixed));
+        assert!((one - two).abs() <= 1e-3 * one.abs(), "{one} vs {two}");
+        assert_ne!(total(1, Sampling::default()), total(2, Sampling::default()));
     }
 
     #[test]

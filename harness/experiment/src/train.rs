@@ -13,7 +13,7 @@ use crate::layout::{ArtifactDir, MODEL_FILE};
 use crate::manifest::{AnnManifest, Contents, Manifest, TrainingSummary};
 use crate::plan::PointPlan;
 use crate::scoring::score_ann;
-use crate::task::{Task, metric_value};
+use crate::task::{Sampling, Task, metric_value};
 use crate::training::{EpochLoop, build_optimizer};
 
 /// What a call to [`train`] did.
@@ -62,8 +62,9 @@ pub fn train(point: &PointPlan) -> Result<TrainOutcome> {
         dir: &dir,
         epochs: settings.epochs,
         batch_size: settings.batch_size,
+        sampling: Sampling::default(),
         learning_rate: settings.learning_rate,
-        selection_split: settings.selection_split,
+        selection_split: config.choices().train_selection,
         selection_metric: task.selection_metric(),
     };
     let optimizer = build_optimizer(settings.optimizer, settings.momentum);
@@ -79,8 +80,12 @@ pub fn train(point: &PointPlan) -> Result<TrainOutcome> {
             Ok(task.loss(model.forward(batch.input.clone()), batch.target.clone()))
         },
         |model: &UNet| {
-            let (_, aggregate) =
-                score_ann(&model.valid(), task, settings.selection_split, &device)?;
+            let (_, aggregate) = score_ann(
+                &model.valid(),
+                task,
+                config.choices().train_selection,
+                &device,
+            )?;
             Ok(metric_value(&aggregate, task.selection_metric()))
         },
     )?;

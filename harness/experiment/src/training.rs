@@ -27,7 +27,7 @@ use crate::artifacts;
 use crate::config::{Optimizer, Split};
 use crate::layout::ArtifactDir;
 use crate::manifest::TrainingSummary;
-use crate::task::{Batch, Task};
+use crate::task::{Batch, Sampling, Task};
 use crate::{Error, Result};
 
 /// What one epoch loop runs: the settings both stages have.
@@ -42,6 +42,8 @@ pub struct EpochLoop<'a> {
     pub epochs: usize,
     /// Samples per optimizer step.
     pub batch_size: usize,
+    /// How patches become batches.
+    pub sampling: Sampling,
     /// Constant learning rate.
     pub learning_rate: f64,
     /// Split the selection scores.
@@ -200,7 +202,15 @@ impl EpochLoop<'_> {
         } = started;
         for epoch in state.epochs_done + 1..=self.epochs {
             let started = Instant::now();
-            let batches = task.training_batches(epoch, self.batch_size, device);
+            let batches = task.training_batches(epoch, self.batch_size, self.sampling, device);
+            if batches.is_empty() {
+                return Err(Error::Argument(format!(
+                    "{} of {}: no full batch of {} in an epoch's patches, and the last partial \
+                     batch is dropped (`finetune.batches: fixed_drop_last`, the authors'); draw \
+                     more patches per epoch or use smaller batches",
+                    self.stage, self.network, self.batch_size
+                )));
+            }
             let progress = epoch_progress_bar(epoch, self.epochs, batches.len());
             let mut loss_sum = 0.0;
             for batch in &batches {

@@ -19,7 +19,13 @@ pub fn draw_all(
     dir: &Path,
 ) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    for group in summary.groups() {
+    // A single departure's figures would repeat the corrected ones; the departures figure
+    // shows what it changes.
+    for group in summary
+        .groups()
+        .into_iter()
+        .filter(|g| !crate::departures::is_single_departure(g))
+    {
         let stem = |kind: &str| dir.join(format!("{}-{kind}", group.slug()));
         let methods = summary.methods(&group);
         let detail = Detail::of(methods.iter());

@@ -24,6 +24,74 @@ pub struct TableSettings {
     pub time_steps: Vec<u32>,
     /// Level of the normality check that picks the t-test.
     pub alpha: f64,
+    /// How each sweep point (by its `point` column) counts cost; a point not listed counts
+    /// per image with MACs as performed.
+    pub counting: BTreeMap<String, CostCounting>,
+}
+
+impl TableSettings {
+    /// The cost counting of the points of `group`.
+    pub fn counting_of(&self, group: &GroupKey) -> CostCounting {
+        self.counting.get(&group.point).copied().unwrap_or_default()
+    }
+}
+
+/// Which of the stored cost figures the tables show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CostCounting {
+    /// Per network input (a tile or patch, as the authors average) rather than per image.
+    pub per_input: bool,
+    /// The ANN's MACs as thop counts them (the authors') rather than as performed.
+    pub thop: bool,
+}
+
+impl CostCounting {
+    /// `metric`, with the per-input suffix when counting per input.
+    pub fn metric(&self, metric: &str) -> String {
+        if self.per_input {
+            format!("{metric}{}", crate::domain::PER_INPUT)
+        } else {
+            metric.to_string()
+        }
+    }
+
+    /// The spiking networks' spike count.
+    pub fn spikes(&self) -> String {
+        self.metric("spikes_paper")
+    }
+
+    /// The energy of `method`: the paper's spike-and-first-layer model for spiking networks,
+    /// MACs × 4.6 pJ for the ANN.
+    pub fn energy(&self, method: &Method) -> String {
+        match (method.is_ann(), self.thop) {
+            (false, _) => self.metric("energy_paper_pj"),
+            (true, false) => self.metric("energy_pj"),
+            (true, true) => self.metric("energy_thop_pj"),
+        }
+    }
+
+    /// `image` or `input`.
+    pub fn unit(&self) -> &'static str {
+        if self.per_input { "input" } else { "image" }
+    }
+
+    /// The counting in words, for captions.
+    pub fn describe(&self) -> String {
+        format!(
+            "spikes and energy per {}{}, 0.9 pJ per spike, 4.6 pJ per MAC, ANN MACs {}",
+            self.unit(),
+            if self.per_input {
+                " (a tile or patch the network ran on, as the authors count)"
+            } else {
+                " (the tiles of an image summed)"
+            },
+            if self.thop {
+                "counted as thop does (the authors')"
+            } else {
+                "as performed"
+            }
+        )
+    }
 }
 
 /// A table in display form: strings, ready for any format.
@@ -198,6 +266,20 @@ impl Method {
             parts.push(self.statistic.clone());
         }
         parts.join(" ")
+    }
+
+    /// The method with its statistic blanked: the same network under a fidelity whose
+    /// connection-wise statistic differs.
+    pub fn without_statistic(&self) -> Method {
+        Method {
+            statistic: String::new(),
+            ..self.clone()
+        }
+    }
+
+    /// True for a converted (not fine-tuned) connection-wise MT network.
+    pub fn is_converted_connection_wise_mt(&self) -> bool {
+        self.kind == 1 && self.normalization.1 == "connection_wise" && self.is_mt()
     }
 
     /// The label with everything but the neuron: MT and IF rows that share it are compared.
@@ -423,10 +505,12 @@ pub fn comparison(summary: &Summary, settings: &TableSettings) -> Vec<Table> {
         let methods = summary.methods(&group);
         let detail = Detail::of(methods.iter());
         let quality = &summary.quality_metrics[&group];
+        let counting = settings.counting_of(&group);
+        let unit = counting.unit();
         for t in chosen_steps(summary, &group, settings) {
             let mut header = vec!["method".to_string()];
             header.extend(quality.iter().cloned());
-            header.extend(["spikes / image".into(), "energy / image (µJ)".into()]);
+            header.extend([format!("spikes / {unit}"), format!("energy / {unit} (µJ)")]);
             let rows = methods
                 .iter()
                 .map(|m| {
@@ -436,19 +520,14 @@ pub fn comparison(summary: &Summary, settings: &TableSettings) -> Vec<Table> {
                             .iter()
                             .map(|q| format_cell(q, summary.values(&group, m, t, q))),
                     );
-                    let (spikes, energy) = if m.is_ann() {
-                        ("–".to_string(), "energy_pj")
+                    let spikes = if m.is_ann() {
+                        "–".to_string()
                     } else {
-                        (
-                            format_cell(
-                                "spikes_paper",
-                                summary.values(&group, m, t, "spikes_paper"),
-                            ),
-                            "energy_paper_pj",
-                        )
+                        let metric = counting.spikes();
+                        format_cell(&metric, summary.values(&group, m, t, &metric))
                     };
                     let micro_joules = summary
-                        .values(&group, m, t, energy)
+                        .values(&group, m, t, &counting.energy(m))
                         .map(|v| v.iter().map(|e| e * 1e-6).collect::<Vec<_>>());
                     row.push(spikes);
                     row.push(format_cell("energy_pj", micro_joules.as_deref()));
@@ -457,8 +536,9 @@ pub fn comparison(summary: &Summary, settings: &TableSettings) -> Vec<Table> {
                 .collect();
             tables.push(Table {
                 caption: format!(
-                    "{}: ANN vs spiking networks at T={t} (spikes and energy counted as the paper does: 0.9 pJ per spike, 4.6 pJ per MAC)",
-                    group.title()
+                    "{}: ANN vs spiking networks at T={t} ({})",
+                    group.title(),
+                    counting.describe()
                 ),
                 header,
                 rows,
@@ -710,6 +790,60 @@ mod tests {
     }
 
     #[test]
+    fn the_comparison_shows_the_points_unit_and_mac_convention() {
+        let mut rows = sample_rows();
+        for row in rows.iter_mut() {
+            row.image = "all".into();
+        }
+        let mut cost = |model: usize, metric: &str, value: f64| {
+            let mut row = rows[model].clone();
+            row.metric = metric.into();
+            row.value = value;
+            rows.push(row);
+        };
+        cost(0, "energy_pj", 4.0e6);
+        cost(0, "energy_pj_per_input", 1.0e6);
+        cost(0, "energy_thop_pj_per_input", 1.5e6);
+        cost(1, "spikes_paper", 400.0);
+        cost(1, "spikes_paper_per_input", 100.0);
+        cost(1, "energy_paper_pj", 8.0e6);
+        cost(1, "energy_paper_pj_per_input", 2.0e6);
+        let summary = Summary::of(&rows);
+        let mut settings = TableSettings {
+            time_steps: vec![8],
+            alpha: 0.05,
+            counting: BTreeMap::new(),
+        };
+        let per_image = &comparison(&summary, &settings)[0];
+        assert_eq!(
+            per_image.header[2..],
+            ["spikes / image", "energy / image (µJ)"]
+        );
+        assert_eq!(per_image.rows[0][3], "4.0000e0");
+        assert_eq!(per_image.rows[1][2..], ["4.0000e2", "8.0000e0"]);
+        assert!(
+            per_image.caption.contains("per image"),
+            "{}",
+            per_image.caption
+        );
+        settings.counting.insert(
+            "denoise".into(),
+            CostCounting {
+                per_input: true,
+                thop: true,
+            },
+        );
+        let authors = &comparison(&summary, &settings)[0];
+        assert_eq!(
+            authors.header[2..],
+            ["spikes / input", "energy / input (µJ)"]
+        );
+        assert_eq!(authors.rows[0][3], "1.5000e0", "thop MACs per input");
+        assert_eq!(authors.rows[1][2..], ["1.0000e2", "2.0000e0"]);
+        assert!(authors.caption.contains("thop"), "{}", authors.caption);
+    }
+
+    #[test]
     fn the_three_formats_carry_the_same_cells() {
         let summary = Summary::of(&rows_with_seeds());
         let tables = quality_vs_t(&summary);
@@ -824,6 +958,7 @@ mod tests {
         let settings = TableSettings {
             time_steps: vec![8],
             alpha: 0.05,
+            counting: BTreeMap::new(),
         };
         let tables = significance(&summary, &settings);
         assert_eq!(tables.len(), 1);
