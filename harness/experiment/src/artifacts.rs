@@ -295,7 +295,9 @@ pub fn load_module<M: Module>(template: M, path: &Path) -> Result<M> {
     template.try_load_record(record).map_err(record_error)
 }
 
-/// The commit of the working tree, `-dirty` when it has changes to tracked files.
+/// The commit of the working tree, `-dirty` when it has changes to tracked files outside
+/// `results/`: a run that regenerates the committed results rewrites them, and that alone does
+/// not make the code it ran differ from the commit.
 fn git_commit() -> String {
     let run = |args: &[&str]| {
         std::process::Command::new("git")
@@ -307,8 +309,13 @@ fn git_commit() -> String {
     };
     match run(&["rev-parse", "HEAD"]) {
         Some(commit) => {
-            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty());
+            let outside_results = [":/", ":(top,exclude)results"];
+            let dirty = run(&[
+                &["status", "--porcelain", "--untracked-files=no", "--"][..],
+                &outside_results,
+            ]
+            .concat())
+            .is_some_and(|s| !s.is_empty());
             if dirty {
                 format!("{commit}-dirty")
             } else {
