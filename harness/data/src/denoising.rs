@@ -378,21 +378,17 @@ impl DenoisingTask {
     /// Deterministic training patches for an epoch: the same (config, seed, epoch) always
     /// gives the same patches, flips and noise.
     pub fn training_patches(&self, epoch: usize) -> Vec<DenoisingSample> {
-        self.epoch_patches(epoch, self.patches)
+        self.training_patches_with(epoch, false)
     }
 
-    /// The training patches of an epoch drawn from one fixed set (epoch 0's patches, in an
-    /// order shuffled by the epoch), whatever `fixed` says: the authors fine-tune on one stored
-    /// patch set (the first 10,000 patches of their training file).
-    pub fn fixed_training_patches(&self, epoch: usize) -> Vec<DenoisingSample> {
-        let fixed = PatchSettings {
-            fixed: true,
+    /// The training patches of an epoch; with `fixed_set`, drawn from one fixed set (epoch 0's
+    /// patches, in an order shuffled by the epoch) whatever the config says: the authors
+    /// fine-tune on one stored patch set (the first 10,000 patches of their training file).
+    pub fn training_patches_with(&self, epoch: usize, fixed_set: bool) -> Vec<DenoisingSample> {
+        let settings = PatchSettings {
+            fixed: self.patches.fixed || fixed_set,
             ..self.patches
         };
-        self.epoch_patches(epoch, fixed)
-    }
-
-    fn epoch_patches(&self, epoch: usize, settings: PatchSettings) -> Vec<DenoisingSample> {
         epoch_patches(self.seed, Stream::DenoisingTrain, epoch, settings, |rng| {
             self.draw_patches(rng, settings.patches_per_epoch)
         })

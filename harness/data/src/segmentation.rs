@@ -407,21 +407,17 @@ impl SegmentationTask {
     /// Deterministic training patches for an epoch: the same (config, seed, epoch) always
     /// gives the same patches and flips.
     pub fn training_patches(&self, epoch: usize) -> Vec<SegmentationSample> {
-        self.epoch_patches(epoch, self.patches)
+        self.training_patches_with(epoch, false)
     }
 
-    /// The training patches of an epoch drawn from one fixed set (epoch 0's patches, in an
-    /// order shuffled by the epoch), whatever `fixed` says: the authors fine-tune on one stored
-    /// patch set.
-    pub fn fixed_training_patches(&self, epoch: usize) -> Vec<SegmentationSample> {
-        let fixed = PatchSettings {
-            fixed: true,
+    /// The training patches of an epoch; with `fixed_set`, drawn from one fixed set (epoch 0's
+    /// patches, in an order shuffled by the epoch) whatever the config says: the authors
+    /// fine-tune on one stored patch set.
+    pub fn training_patches_with(&self, epoch: usize, fixed_set: bool) -> Vec<SegmentationSample> {
+        let settings = PatchSettings {
+            fixed: self.patches.fixed || fixed_set,
             ..self.patches
         };
-        self.epoch_patches(epoch, fixed)
-    }
-
-    fn epoch_patches(&self, epoch: usize, settings: PatchSettings) -> Vec<SegmentationSample> {
         epoch_patches(
             self.seed,
             Stream::SegmentationTrain,
@@ -759,8 +755,8 @@ mod tests {
         };
         let task = SegmentationTask::new(&config, 5, 16).unwrap();
         // One fixed set, reshuffled: every epoch holds epoch 0's patches, in another order.
-        let first = task.fixed_training_patches(1);
-        let second = task.fixed_training_patches(2);
+        let first = task.training_patches_with(1, true);
+        let second = task.training_patches_with(2, true);
         assert_ne!(first, second, "reshuffled each epoch");
         for patch in &task.training_patches(0) {
             assert!(first.contains(patch) && second.contains(patch));

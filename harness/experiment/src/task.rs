@@ -180,22 +180,14 @@ impl Task {
     ) -> Vec<Batch> {
         match self {
             Task::Denoising(task) => {
-                let patches = if sampling.fixed_set {
-                    task.fixed_training_patches(epoch)
-                } else {
-                    task.training_patches(epoch)
-                };
+                let patches = task.training_patches_with(epoch, sampling.fixed_set);
                 batches(&patches, batch_size, sampling, |chunk| Batch {
                     input: images_to_tensor(chunk.iter().map(|s| &s.noisy), device),
                     target: images_to_tensor(chunk.iter().map(|s| &s.residual), device),
                 })
             }
             Task::Segmentation(task) => {
-                let patches = if sampling.fixed_set {
-                    task.fixed_training_patches(epoch)
-                } else {
-                    task.training_patches(epoch)
-                };
+                let patches = task.training_patches_with(epoch, sampling.fixed_set);
                 batches(&patches, batch_size, sampling, |chunk| Batch {
                     input: images_to_tensor(chunk.iter().map(|s| &s.image), device),
                     target: one_hot(chunk.iter().map(|s| &s.labels), task.num_classes(), device),

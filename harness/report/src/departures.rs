@@ -89,6 +89,15 @@ fn mean(summary: &Summary, group: &GroupKey, method: &Method, t: u32, metric: &s
         .map(|values| mean_std(values).0)
 }
 
+/// The method of `group` that is `method` under another fidelity: the same network but for
+/// the statistic, which the authors' connection-wise percentile renames.
+fn counterpart(summary: &Summary, group: &GroupKey, method: &Method) -> Option<Method> {
+    summary
+        .methods(group)
+        .into_iter()
+        .find(|m| m.without_statistic() == method.without_statistic())
+}
+
 /// `+0.12` (dB) or `-0.0132`; `0` when equal.
 fn difference(metric: &str, delta: f64) -> String {
     if delta == 0.0 {
@@ -127,12 +136,7 @@ pub fn tables(summary: &Summary, settings: &TableSettings) -> Vec<Table> {
                 let before = rows.len();
                 let (own, theirs) = (settings.counting_of(group), settings.counting_of(corrected));
                 for method in &methods {
-                    // The authors' connection-wise statistic renames the method's statistic.
-                    let Some(other) = summary
-                        .methods(group)
-                        .into_iter()
-                        .find(|m| m.without_statistic() == method.without_statistic())
-                    else {
+                    let Some(other) = counterpart(summary, group, method) else {
                         continue;
                     };
                     let deltas: Vec<Option<f64>> = steps
@@ -211,11 +215,7 @@ pub fn figures(summary: &Summary, dir: &Path) -> Result<Vec<PathBuf>> {
             continue;
         };
         let curve = |group: &GroupKey| -> Vec<(f64, f64)> {
-            let Some(other) = summary
-                .methods(group)
-                .into_iter()
-                .find(|m| m.without_statistic() == method.without_statistic())
-            else {
+            let Some(other) = counterpart(summary, group, method) else {
                 return Vec::new();
             };
             summary
