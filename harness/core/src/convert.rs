@@ -43,14 +43,30 @@ pub enum Statistic {
 impl Statistic {
     /// The statistic of `values` (reordered in place); 0 becomes 1.
     pub fn of(&self, values: &mut [f32]) -> f32 {
-        if values.is_empty() {
+        let total = values.len();
+        self.of_upper_tail(values, total)
+    }
+
+    /// The statistic of `total` values of which `tail` holds the largest, at least
+    /// [`Statistic::tail_length`] of them (reordered in place); 0 becomes 1.
+    fn of_upper_tail(&self, tail: &mut [f32], total: usize) -> f32 {
+        if tail.is_empty() {
             return 1.0;
         }
         let value = match *self {
-            Statistic::Max => values.iter().copied().fold(f32::NEG_INFINITY, f32::max),
-            Statistic::Percentile(p) => percentile_linear(values, p),
+            Statistic::Max => tail.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+            Statistic::Percentile(p) => percentile_of_upper_tail(tail, total, p),
         };
         if value == 0.0 { 1.0 } else { value }
+    }
+
+    /// How many of the largest of `total` values this statistic reads.
+    fn tail_length(&self, total: usize) -> usize {
+        match *self {
+            Statistic::Max => total.min(1),
+            Statistic::Percentile(p) if total > 0 => total - percentile_rank(total, p).0,
+            Statistic::Percentile(_) => 0,
+        }
     }
 
     /// `max` or `p99.9`, for labels.
@@ -65,16 +81,29 @@ impl Statistic {
 /// numpy's `percentile(values, p)` with the default "linear" method: sort, h = (n−1)·p/100,
 /// a[⌊h⌋] + (h − ⌊h⌋)·(a[⌊h⌋+1] − a[⌊h⌋]). Two selections instead of a full sort.
 pub fn percentile_linear(values: &mut [f32], p: f64) -> f32 {
-    let n = values.len();
-    let h = (n - 1) as f64 * (p / 100.0).clamp(0.0, 1.0);
-    let lower = h.floor() as usize;
-    let (_, low, upper_part) = values.select_nth_unstable_by(lower, f32::total_cmp);
+    let total = values.len();
+    percentile_of_upper_tail(values, total, p)
+}
+
+/// ⌊h⌋ and h − ⌊h⌋ for numpy's linear percentile of `total` values.
+fn percentile_rank(total: usize, p: f64) -> (usize, f64) {
+    let h = (total - 1) as f64 * (p / 100.0).clamp(0.0, 1.0);
+    (h.floor() as usize, h - h.floor())
+}
+
+/// [`percentile_linear`] of `total` values of which `tail` holds the largest (at least the
+/// `total − ⌊h⌋` it reads).
+fn percentile_of_upper_tail(tail: &mut [f32], total: usize, p: f64) -> f32 {
+    let (rank, weight) = percentile_rank(total, p);
+    // The tail holds ranks total − tail.len() .. total of the sorted values.
+    let lower = rank - (total - tail.len());
+    let (_, low, upper_part) = tail.select_nth_unstable_by(lower, f32::total_cmp);
     let low = *low as f64;
-    let high = upper_part.iter().copied().fold(f32::INFINITY, f32::min);
-    if lower + 1 >= n {
+    if rank + 1 >= total {
         return low as f32;
     }
-    (low + (h - lower as f64) * (high as f64 - low)) as f32
+    let high = upper_part.iter().copied().fold(f32::INFINITY, f32::min);
+    (low + weight * (high as f64 - low)) as f32
 }
 
 /// How activation statistics become scale factors (see the module table).
@@ -163,71 +192,216 @@ pub struct ScaleFactors {
     pub layers: Vec<LayerScale>,
 }
 
-/// Activations of the ANN on the calibration batch, per site (post-ReLU; identity at pools).
+/// Calibration inputs are run through the ANN in chunks of about this many pixels (samples x
+/// height x width), so the memory held at once stays bounded: at width 64 the largest buffer,
+/// the unfolded input of a 128-channel conv, takes 1.2 GB per 2^18 pixels. Calibrations on
+/// patches of up to 64² (the quickstart, DRIVE, the denoisers) are one chunk; 512² ISBI slices
+/// and CamSeq01's 720² windows and whole frames go one at a time (a sample is never split).
+const CHUNK_PIXELS: usize = 1 << 18;
+
+/// What a scale factor is the statistic of.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Group {
+    /// All elements of these sites together (one value).
+    Sites(Vec<Site>),
+    /// Each channel of this site on its own (one value per channel).
+    Channels(Site),
+}
+
+impl Group {
+    fn reads(&self, site: Site) -> bool {
+        match self {
+            Group::Sites(sites) => sites.contains(&site),
+            Group::Channels(own) => *own == site,
+        }
+    }
+}
+
+/// The largest `keep` of the values pushed, which is all a percentile near the top (or a
+/// maximum) needs: p99.9 of n values reads the two values of rank ⌊(n−1)·0.999⌋ and the one
+/// above it, so about n/1000 of them are kept instead of n.
+#[derive(Debug, Clone)]
+struct UpperTail {
+    keep: usize,
+    values: Vec<f32>,
+}
+
+impl UpperTail {
+    fn push(&mut self, values: &[f32]) {
+        self.values.extend_from_slice(values);
+        // Pruning at twice the kept length makes each value's share of the selections O(1).
+        if self.values.len() >= 2 * self.keep.max(1 << 14) {
+            self.prune();
+        }
+    }
+
+    fn prune(&mut self) {
+        let excess = self.values.len().saturating_sub(self.keep);
+        if excess > 0 {
+            self.values.select_nth_unstable_by(excess, f32::total_cmp);
+            self.values.drain(..excess);
+        }
+    }
+}
+
+/// The upper tails of one group: one for [`Group::Sites`], one per channel for
+/// [`Group::Channels`], each out of `total` values.
+#[derive(Debug, Clone)]
+struct GroupTails {
+    total: usize,
+    statistics: Vec<Statistic>,
+    tails: Vec<UpperTail>,
+}
+
+/// What the ANN's activations on the calibration batch say about the statistics asked of
+/// them (post-ReLU; identity at pools). Only the upper tail each statistic reads is kept, so
+/// the memory is a few thousandths of the activations', not all of them: 64 whole CamSeq01
+/// frames at width 64 hold 113 GB of activations.
 pub struct Activations {
-    sites: BTreeMap<Site, (Vec<f32>, [usize; 4])>,
+    channels: BTreeMap<Site, usize>,
+    groups: BTreeMap<Group, GroupTails>,
 }
 
 impl Activations {
-    /// Run the ANN on `calibration` (`[n, c, h, w]`) and keep every site's activation.
-    pub fn record(model: &UNet, calibration: Tensor<4>) -> Result<Self> {
+    /// Run the ANN on `calibration` (`[n, c, h, w]`) and keep what [`scale_factors`] needs for
+    /// each of `specs`.
+    pub fn record(model: &UNet, calibration: Tensor<4>, specs: &[ConversionSpec]) -> Result<Self> {
+        let samples_per_chunk =
+            (CHUNK_PIXELS / (calibration.dims()[2] * calibration.dims()[3])).max(1);
+        Self::record_in_chunks(model, calibration, specs, samples_per_chunk)
+    }
+
+    fn record_in_chunks(
+        model: &UNet,
+        calibration: Tensor<4>,
+        specs: &[ConversionSpec],
+        samples_per_chunk: usize,
+    ) -> Result<Self> {
         model.check_input(calibration.dims())?;
-        let mut sites = BTreeMap::new();
-        let mut failure = None;
-        let first = model.convs[0].forward(calibration);
-        model.forward_with(first, &mut |site, x| {
-            let x = match site {
-                Site::Pool(_) => x,
-                _ => burn::tensor::activation::relu(x),
-            };
-            match x.clone().into_data().try_to_vec::<f32>() {
-                Ok(values) => {
-                    sites.insert(site, (values, x.dims()));
+        let [samples, _, height, width] = calibration.dims();
+        let shapes: BTreeMap<Site, [usize; 3]> =
+            model.site_shapes(height, width).into_iter().collect();
+        let mut asked: BTreeMap<Group, Vec<Statistic>> = BTreeMap::new();
+        for spec in specs {
+            for (_, lambda_in, lambda_out) in scale_plan(model, spec.normalization) {
+                for group in lambda_in.groups().into_iter().chain(lambda_out.groups()) {
+                    asked.entry(group).or_default().push(spec.statistic);
                 }
-                Err(err) => failure = Some(format!("{err:?}")),
             }
-            x
-        });
-        match failure {
-            Some(message) => Err(Error::Conversion(format!(
-                "reading calibration activations: {message}"
-            ))),
-            None => Ok(Activations { sites }),
         }
-    }
-
-    fn site(&self, site: Site) -> Result<&(Vec<f32>, [usize; 4])> {
-        self.sites
-            .get(&site)
-            .ok_or_else(|| Error::Conversion(format!("no activation recorded at {site}")))
-    }
-
-    /// The statistic over all elements of the given sites together.
-    fn scalar(&self, sites: &[Site], statistic: Statistic) -> Result<f32> {
-        let mut values = Vec::new();
-        for &site in sites {
-            values.extend_from_slice(&self.site(site)?.0);
-        }
-        Ok(statistic.of(&mut values))
-    }
-
-    /// The statistic of each channel of a site.
-    fn per_channel(&self, site: Site, statistic: Statistic) -> Result<Vec<f32>> {
-        let (values, [n, c, h, w]) = self.site(site)?;
-        let (n, c) = (*n, *c);
-        let plane = h * w;
-        Ok((0..c)
-            .map(|k| {
-                let mut channel: Vec<f32> = (0..n)
-                    .flat_map(|i| values[(i * c + k) * plane..][..plane].iter().copied())
-                    .collect();
-                statistic.of(&mut channel)
+        let mut groups: BTreeMap<Group, GroupTails> = asked
+            .into_iter()
+            .map(|(group, statistics)| {
+                let (count, total) = match &group {
+                    Group::Sites(sites) => (
+                        1,
+                        sites
+                            .iter()
+                            .map(|s| samples * shapes[s].iter().product::<usize>())
+                            .sum(),
+                    ),
+                    Group::Channels(site) => {
+                        let [c, h, w] = shapes[site];
+                        (c, samples * h * w)
+                    }
+                };
+                let keep = statistics
+                    .iter()
+                    .map(|s| s.tail_length(total))
+                    .max()
+                    .unwrap_or(0);
+                let tail = UpperTail {
+                    keep,
+                    values: Vec::new(),
+                };
+                (
+                    group,
+                    GroupTails {
+                        total,
+                        statistics,
+                        tails: vec![tail; count],
+                    },
+                )
             })
+            .collect();
+
+        let mut failure = None;
+        for start in (0..samples).step_by(samples_per_chunk) {
+            let chunk =
+                calibration
+                    .clone()
+                    .narrow(0, start, samples_per_chunk.min(samples - start));
+            let first = model.convs[0].forward(chunk);
+            model.forward_with(first, &mut |site, x| {
+                let x = match site {
+                    Site::Pool(_) => x,
+                    _ => burn::tensor::activation::relu(x),
+                };
+                let [n, c, h, w] = x.dims();
+                let values = match x.clone().into_data().try_to_vec::<f32>() {
+                    Ok(values) => values,
+                    Err(err) => {
+                        failure.get_or_insert(format!("reading the activation at {site}: {err:?}"));
+                        return x;
+                    }
+                };
+                if values.iter().any(|v| !v.is_finite()) {
+                    failure.get_or_insert(format!(
+                        "the ANN's activation at {site} is not finite on the calibration batch"
+                    ));
+                }
+                for (group, recorded) in groups.iter_mut().filter(|(g, _)| g.reads(site)) {
+                    match group {
+                        Group::Sites(_) => recorded.tails[0].push(&values),
+                        Group::Channels(_) => {
+                            for (k, tail) in recorded.tails.iter_mut().enumerate() {
+                                for i in 0..n {
+                                    tail.push(&values[(i * c + k) * h * w..][..h * w]);
+                                }
+                            }
+                        }
+                    }
+                }
+                x
+            });
+            if let Some(message) = failure.take() {
+                return Err(Error::Conversion(message));
+            }
+        }
+        for recorded in groups.values_mut() {
+            recorded.tails.iter_mut().for_each(UpperTail::prune);
+        }
+        let channels = shapes
+            .into_iter()
+            .map(|(site, [c, _, _])| (site, c))
+            .collect();
+        Ok(Activations { channels, groups })
+    }
+
+    /// The statistic of each of the group's tails (one value, or one per channel); 0 becomes 1.
+    fn statistic(&self, group: &Group, statistic: Statistic) -> Result<Vec<f32>> {
+        let recorded = self
+            .groups
+            .get(group)
+            .filter(|recorded| recorded.statistics.contains(&statistic))
+            .ok_or_else(|| {
+                Error::Conversion(format!(
+                    "the calibration activations were recorded without the {} of {group:?}",
+                    statistic.label()
+                ))
+            })?;
+        Ok(recorded
+            .tails
+            .iter()
+            .map(|tail| statistic.of_upper_tail(&mut tail.values.clone(), recorded.total))
             .collect())
     }
 
     fn channels(&self, site: Site) -> Result<usize> {
-        Ok(self.site(site)?.1[1])
+        self.channels
+            .get(&site)
+            .copied()
+            .ok_or_else(|| Error::Conversion(format!("the U-Net has no activation site {site}")))
     }
 }
 
@@ -319,59 +493,111 @@ fn producer(model: &UNet, site: Site) -> Site {
     }
 }
 
-/// Compute the scale factors of `model` from its calibration activations.
+/// Where one of a layer's scale vectors comes from, before any activation is seen.
+enum ScaleSource {
+    /// 1 for every channel.
+    One,
+    /// The statistic of a group, for every channel.
+    Uniform(Group),
+    /// Per concatenated branch (in channel order): the branch's site and the producer whose
+    /// statistic scales it.
+    Branches(Vec<(Site, Site)>),
+    /// The per-channel statistics of these producers, their channels concatenated.
+    PerChannel(Vec<Site>),
+}
+
+impl ScaleSource {
+    /// The groups whose statistics this scale reads.
+    fn groups(&self) -> Vec<Group> {
+        match self {
+            ScaleSource::One => vec![],
+            ScaleSource::Uniform(group) => vec![group.clone()],
+            ScaleSource::Branches(branches) => branches
+                .iter()
+                .map(|&(_, producer)| Group::Sites(vec![producer]))
+                .collect(),
+            ScaleSource::PerChannel(producers) => producers
+                .iter()
+                .map(|&site| Group::Channels(site))
+                .collect(),
+        }
+    }
+
+    fn scale(&self, activations: &Activations, statistic: Statistic) -> Result<Scale> {
+        Ok(match self {
+            ScaleSource::One => Scale::Uniform(1.0),
+            ScaleSource::Uniform(group) => {
+                Scale::Uniform(activations.statistic(group, statistic)?[0])
+            }
+            ScaleSource::Branches(branches) => {
+                let mut scales = Vec::new();
+                for &(site, producer) in branches {
+                    let value = activations.statistic(&Group::Sites(vec![producer]), statistic)?;
+                    scales.push((activations.channels(site)?, value[0]));
+                }
+                Scale::Branches(scales)
+            }
+            ScaleSource::PerChannel(producers) => {
+                let mut values = Vec::new();
+                for &site in producers {
+                    values.extend(activations.statistic(&Group::Channels(site), statistic)?);
+                }
+                Scale::PerChannel(values)
+            }
+        })
+    }
+}
+
+/// Each weighted layer's name (as in the authors' code) and the sources of its λ_in and λ_out
+/// under `normalization` (the module table).
+fn scale_plan(
+    model: &UNet,
+    normalization: Normalization,
+) -> Vec<(String, ScaleSource, ScaleSource)> {
+    let sites = |sites: &[Site]| ScaleSource::Uniform(Group::Sites(sites.to_vec()));
+    layer_graph(model)
+        .into_iter()
+        .map(|(layer, inputs, output)| {
+            let name = match layer {
+                Layer::Conv(n) => format!("conv{n}"),
+                Layer::Up(k) => format!("convtranspose{k}"),
+                Layer::Head => format!("conv{}", model.convs.len() + 1),
+            };
+            let lambda_out = match (normalization, output) {
+                (Normalization::None, _) | (_, None) => ScaleSource::One,
+                (Normalization::ChannelWise, Some(site)) => ScaleSource::PerChannel(vec![site]),
+                (_, Some(site)) => sites(&[site]),
+            };
+            let producers: Vec<Site> = inputs.iter().map(|&s| producer(model, s)).collect();
+            let lambda_in = match normalization {
+                _ if inputs.is_empty() => ScaleSource::One,
+                Normalization::None => ScaleSource::One,
+                Normalization::LayerWise => sites(&inputs),
+                Normalization::ConnectionWise if inputs.len() == 1 => sites(&producers),
+                Normalization::ConnectionWise => {
+                    ScaleSource::Branches(inputs.into_iter().zip(producers).collect())
+                }
+                Normalization::ChannelWise => ScaleSource::PerChannel(producers),
+            };
+            (name, lambda_in, lambda_out)
+        })
+        .collect()
+}
+
+/// Compute the scale factors of `model` from its calibration activations (recorded with
+/// `spec` among their specs).
 pub fn scale_factors(
     model: &UNet,
     activations: &Activations,
     spec: &ConversionSpec,
     calibration_samples: usize,
 ) -> Result<ScaleFactors> {
-    let stat = spec.statistic;
     let mut layers = Vec::new();
-    for (layer, inputs, output) in layer_graph(model) {
-        let name = match layer {
-            Layer::Conv(n) => format!("conv{n}"),
-            Layer::Up(k) => format!("convtranspose{k}"),
-            Layer::Head => format!("conv{}", model.convs.len() + 1),
-        };
-        let lambda_out = match (spec.normalization, output) {
-            (Normalization::None, _) | (_, None) => Scale::Uniform(1.0),
-            (Normalization::ChannelWise, Some(site)) => {
-                Scale::PerChannel(activations.per_channel(site, stat)?)
-            }
-            (_, Some(site)) => Scale::Uniform(activations.scalar(&[site], stat)?),
-        };
-        let lambda_in = if inputs.is_empty() {
-            Scale::Uniform(1.0)
-        } else {
-            match spec.normalization {
-                Normalization::None => Scale::Uniform(1.0),
-                Normalization::LayerWise => Scale::Uniform(activations.scalar(&inputs, stat)?),
-                Normalization::ConnectionWise => {
-                    let mut branches = Vec::new();
-                    for &site in &inputs {
-                        let value = activations.scalar(&[producer(model, site)], stat)?;
-                        branches.push((activations.channels(site)?, value));
-                    }
-                    if branches.len() == 1 {
-                        Scale::Uniform(branches[0].1)
-                    } else {
-                        Scale::Branches(branches)
-                    }
-                }
-                Normalization::ChannelWise => {
-                    let mut values = Vec::new();
-                    for &site in &inputs {
-                        values.extend(activations.per_channel(producer(model, site), stat)?);
-                    }
-                    Scale::PerChannel(values)
-                }
-            }
-        };
+    for (layer, lambda_in, lambda_out) in scale_plan(model, spec.normalization) {
         layers.push(LayerScale {
-            layer: name,
-            lambda_in,
-            lambda_out,
+            layer,
+            lambda_in: lambda_in.scale(activations, spec.statistic)?,
+            lambda_out: lambda_out.scale(activations, spec.statistic)?,
         });
     }
     Ok(ScaleFactors {
@@ -503,6 +729,103 @@ mod tests {
         assert_eq!(Statistic::Max.of(&mut [0.5, 3.0, 1.0]), 3.0);
     }
 
+    #[test]
+    fn upper_tails_give_the_statistics_of_all_the_values() {
+        let _rng = crate::random_stream();
+        // splitmix64: deterministic, and core needs no rand for one test.
+        let mut state = 3u64;
+        let mut next = move |below: u64| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) % below
+        };
+        let statistics = [
+            Statistic::Max,
+            Statistic::Percentile(0.0),
+            Statistic::Percentile(50.0),
+            Statistic::Percentile(99.0),
+            Statistic::Percentile(99.9),
+            Statistic::Percentile(100.0),
+        ];
+        for total in [1, 2, 7, 1000, 300_001] {
+            // ReLU-like values: a third exact zeros, the rest spread over three decades, with
+            // repeats.
+            let values: Vec<f32> = (0..total)
+                .map(|_| match next(3) {
+                    0 => 0.0,
+                    1 => next(50) as f32 * 0.25,
+                    _ => next(1 << 24) as f32 / (1 << 14) as f32,
+                })
+                .collect();
+            for statistic in statistics {
+                let mut tail = UpperTail {
+                    keep: statistic.tail_length(total),
+                    values: Vec::new(),
+                };
+                let mut start = 0;
+                while start < total {
+                    let end = (start + 1 + next(70_000) as usize).min(total);
+                    tail.push(&values[start..end]);
+                    start = end;
+                }
+                tail.prune();
+                assert!(tail.values.len() <= tail.keep);
+                assert_eq!(
+                    statistic.of_upper_tail(&mut tail.values, total),
+                    statistic.of(&mut values.clone()),
+                    "{} of {total} values from a tail of {}",
+                    statistic.label(),
+                    tail.keep
+                );
+            }
+        }
+        assert_eq!(Statistic::Percentile(99.9).tail_length(300_001), 301);
+    }
+
+    #[test]
+    fn recording_in_chunks_gives_the_factors_of_one_batch() {
+        let _rng = crate::random_stream();
+        let device = Device::flex();
+        let model = small_unet(2);
+        let x = Tensor::<4>::random([6, 1, 16, 16], Distribution::Default, &device);
+        let mut specs = Vec::new();
+        for normalization in [
+            Normalization::LayerWise,
+            Normalization::ConnectionWise,
+            Normalization::ChannelWise,
+        ] {
+            for statistic in [Statistic::Max, Statistic::Percentile(99.9)] {
+                specs.push(ConversionSpec {
+                    normalization,
+                    statistic,
+                    authors_off_by_one: false,
+                });
+            }
+        }
+        let whole = Activations::record(&model, x.clone(), &specs).expect("recorded");
+        for samples_per_chunk in [1, 4] {
+            let chunked =
+                Activations::record_in_chunks(&model, x.clone(), &specs, samples_per_chunk)
+                    .expect("recorded");
+            for spec in &specs {
+                assert_eq!(
+                    scale_factors(&model, &chunked, spec, 6).expect("factors"),
+                    scale_factors(&model, &whole, spec, 6).expect("factors"),
+                    "{spec:?} in chunks of {samples_per_chunk}"
+                );
+            }
+        }
+        // A statistic that was not asked for is an error, not a guess from a short tail.
+        let other = ConversionSpec {
+            normalization: Normalization::ConnectionWise,
+            statistic: Statistic::Percentile(50.0),
+            authors_off_by_one: false,
+        };
+        assert!(scale_factors(&model, &whole, &other, 6).is_err());
+    }
+
     fn small_unet(depth: usize) -> UNet {
         let device = Device::flex();
         device.seed(7);
@@ -549,12 +872,16 @@ mod tests {
         let device = Device::flex();
         let model = small_unet(0);
         let x = Tensor::<4>::random([4, 1, 16, 16], Distribution::Default, &device);
-        let activations = Activations::record(&model, x).expect("recorded");
         let spec = |normalization| ConversionSpec {
             normalization,
             statistic: Statistic::Percentile(99.9),
             authors_off_by_one: false,
         };
+        let specs = [
+            spec(Normalization::LayerWise),
+            spec(Normalization::ConnectionWise),
+        ];
+        let activations = Activations::record(&model, x, &specs).expect("recorded");
         let layer = scale_factors(&model, &activations, &spec(Normalization::LayerWise), 4)
             .expect("factors");
         let connection = scale_factors(
@@ -573,12 +900,16 @@ mod tests {
         let device = Device::flex();
         let model = small_unet(2);
         let x = Tensor::<4>::random([2, 1, 16, 16], Distribution::Default, &device);
-        let activations = Activations::record(&model, x).expect("recorded");
         let spec = |normalization, authors_off_by_one| ConversionSpec {
             normalization,
             statistic: Statistic::Max,
             authors_off_by_one,
         };
+        let specs = [
+            spec(Normalization::ConnectionWise, false),
+            spec(Normalization::LayerWise, false),
+        ];
+        let activations = Activations::record(&model, x.clone(), &specs).expect("recorded");
         let factors = scale_factors(
             &model,
             &activations,
@@ -586,7 +917,17 @@ mod tests {
             2,
         )
         .expect("factors");
-        let lambda = |site| activations.scalar(&[site], Statistic::Max).expect("site");
+        // The maxima straight from a forward pass, not through the recorded tails.
+        let mut maxima = BTreeMap::new();
+        model.forward_with(model.convs[0].forward(x), &mut |site, x| {
+            let x = match site {
+                Site::Pool(_) => x,
+                _ => burn::tensor::activation::relu(x),
+            };
+            maxima.insert(site, x.clone().max().into_scalar::<f32>());
+            x
+        });
+        let lambda = |site| maxima[&site];
         // depth 2: conv7 reads cat(relu4, reluT1).
         let conv7 = factors
             .layers
@@ -645,17 +986,19 @@ mod tests {
         let device = Device::flex();
         let model = small_unet(2);
         let x = Tensor::<4>::random([2, 1, 16, 16], Distribution::Default, &device);
-        let activations = Activations::record(&model, x.clone()).expect("recorded");
-        for normalization in [
+        let specs = [
             Normalization::LayerWise,
             Normalization::ConnectionWise,
             Normalization::ChannelWise,
-        ] {
-            let spec = ConversionSpec {
-                normalization,
-                statistic: Statistic::Max,
-                authors_off_by_one: false,
-            };
+        ]
+        .map(|normalization| ConversionSpec {
+            normalization,
+            statistic: Statistic::Max,
+            authors_off_by_one: false,
+        });
+        let activations = Activations::record(&model, x.clone(), &specs).expect("recorded");
+        for spec in specs {
+            let normalization = spec.normalization;
             let factors = scale_factors(&model, &activations, &spec, 2).expect("factors");
             let scaled = rescale(&model, &factors).expect("rescaled");
             let diff = (scaled.forward(x.clone()) - model.forward(x.clone()))

@@ -288,12 +288,13 @@ mod tests {
         .init(&device)
         .expect("valid config");
         let x = Tensor::<4>::random([2, 1, 16, 16], Distribution::Default, &device);
-        let activations = Activations::record(&ann, x.clone()).expect("recorded");
         let spec = ConversionSpec {
             normalization,
             statistic: Statistic::Percentile(99.0),
             authors_off_by_one: false,
         };
+        let activations =
+            Activations::record(&ann, x.clone(), std::slice::from_ref(&spec)).expect("recorded");
         let factors = scale_factors(&ann, &activations, &spec, 2).expect("factors");
         (
             SpikingUNet {

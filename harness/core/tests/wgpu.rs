@@ -181,7 +181,8 @@ fn converted(head: Head, neuron: Neuron, normalization: Normalization) -> (Spiki
         statistic: Statistic::Percentile(99.9),
         authors_off_by_one: false,
     };
-    let activations = Activations::record(&ann, x.clone()).expect("recorded");
+    let activations =
+        Activations::record(&ann, x.clone(), std::slice::from_ref(&spec)).expect("recorded");
     let factors = scale_factors(&ann, &activations, &spec, 2).expect("factors");
     let snn = SpikingUNet {
         unet: rescale(&ann, &factors).expect("rescaled"),
@@ -202,7 +203,8 @@ fn conversion_factors_match_flex() {
                 authors_off_by_one: false,
             };
             let factors = |model: &UNet, x: Tensor<4>| {
-                let activations = Activations::record(model, x).expect("recorded");
+                let activations =
+                    Activations::record(model, x, std::slice::from_ref(&spec)).expect("recorded");
                 let factors = scale_factors(model, &activations, &spec, 2).expect("factors");
                 factors
                     .layers

@@ -214,12 +214,12 @@ fn converted_from_ann(
     // Scale factors from four 64x64 random images: cheap at width 64, and any factors will
     // do, since harness and twin run the same rescaled weights.
     let calibration = Tensor::<4>::random([4, 1, 64, 64], Distribution::Default, device);
-    let activations = Activations::record(&ann, calibration.clone())?;
     let spec = ConversionSpec {
         normalization: case.normalization,
         statistic: Statistic::Percentile(99.9),
         authors_off_by_one: case.authors,
     };
+    let activations = Activations::record(&ann, calibration.clone(), std::slice::from_ref(&spec))?;
     let factors = scale_factors(&ann, &activations, &spec, 4)?;
     drop(activations);
     let snn = SpikingUNet {

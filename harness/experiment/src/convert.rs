@@ -53,6 +53,12 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
     let mut ann = None;
     let mut activations: Option<(Activations, usize)> = None;
     let mut factors_of: Vec<(ConversionSpec, ScaleFactors)> = Vec::new();
+    // One calibration pass keeps what every variant's statistics need.
+    let specs: Vec<ConversionSpec> = point
+        .networks_of(NetworkKind::Converted)
+        .filter_map(|network| network.variant.as_ref())
+        .map(|variant| variant.spec.clone())
+        .collect();
     for network in point.networks_of(NetworkKind::Converted) {
         let variant = network
             .variant
@@ -78,7 +84,7 @@ pub fn convert(point: &PointPlan) -> Result<Vec<ConvertOutcome>> {
             let calibration = calibration_batch(task, variant, &device);
             // Fewer than asked when whole images are taken and there are fewer images.
             let count = calibration.dims()[0];
-            activations = Some((Activations::record(model, calibration)?, count));
+            activations = Some((Activations::record(model, calibration, &specs)?, count));
         }
         let (recorded, count) = activations.as_ref().expect("recorded just above");
         let factors = match factors_of.iter().find(|(spec, _)| *spec == variant.spec) {

@@ -52,12 +52,13 @@ fn input(shape: [usize; 4], scale: f32, seed: u64) -> Tensor<4> {
 
 fn converted(normalization: Normalization, neuron: Neuron, x: &Tensor<4>) -> SpikingUNet {
     let ann = unet(4, Head::Residual, 1, 11);
-    let activations = Activations::record(&ann, x.clone()).expect("recorded");
     let spec = ConversionSpec {
         normalization,
         statistic: Statistic::Percentile(99.0),
         authors_off_by_one: false,
     };
+    let activations =
+        Activations::record(&ann, x.clone(), std::slice::from_ref(&spec)).expect("recorded");
     let factors = scale_factors(&ann, &activations, &spec, 2).expect("factors");
     SpikingUNet {
         unet: rescale(&ann, &factors).expect("rescaled"),
