@@ -785,6 +785,43 @@ mod tests {
     }
 
     #[test]
+    fn layer_wise_factors_are_the_statistics_of_the_tensors_entering_each_layer() {
+        let _rng = crate::random_stream();
+        let device = Device::flex();
+        let model = small_unet(2);
+        let x = Tensor::<4>::random([3, 1, 16, 16], Distribution::Default, &device);
+        let statistic = Statistic::Percentile(99.9);
+        let spec = ConversionSpec {
+            normalization: Normalization::LayerWise,
+            statistic,
+            authors_off_by_one: false,
+        };
+        let activations =
+            Activations::record(&model, x.clone(), std::slice::from_ref(&spec)).expect("recorded");
+        let factors = scale_factors(&model, &activations, &spec, 3).expect("factors");
+        // Every activation in full, straight from a forward pass.
+        let mut full: BTreeMap<Site, Vec<f32>> = BTreeMap::new();
+        model.forward_with(model.convs[0].forward(x), &mut |site, x| {
+            let x = match site {
+                Site::Pool(_) => x,
+                _ => burn::tensor::activation::relu(x),
+            };
+            full.insert(site, x.clone().into_data().try_to_vec::<f32>().expect("f32"));
+            x
+        });
+        for ((_, inputs, output), layer) in layer_graph(&model).into_iter().zip(&factors.layers) {
+            let of = |sites: &[Site]| {
+                let mut values: Vec<f32> = sites.iter().flat_map(|s| full[s].clone()).collect();
+                statistic.of(&mut values)
+            };
+            let lambda_in = if inputs.is_empty() { 1.0 } else { of(&inputs) };
+            let lambda_out = output.map_or(1.0, |site| of(&[site]));
+            assert_eq!(layer.lambda_in, Scale::Uniform(lambda_in), "{} λ_in", layer.layer);
+            assert_eq!(layer.lambda_out, Scale::Uniform(lambda_out), "{} λ_out", layer.layer);
+        }
+    }
+
+    #[test]
     fn recording_in_chunks_gives_the_factors_of_one_batch() {
         let _rng = crate::random_stream();
         let device = Device::flex();
