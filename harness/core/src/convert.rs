@@ -806,7 +806,10 @@ mod tests {
                 Site::Pool(_) => x,
                 _ => burn::tensor::activation::relu(x),
             };
-            full.insert(site, x.clone().into_data().try_to_vec::<f32>().expect("f32"));
+            full.insert(
+                site,
+                x.clone().into_data().try_to_vec::<f32>().expect("f32"),
+            );
             x
         });
         for ((_, inputs, output), layer) in layer_graph(&model).into_iter().zip(&factors.layers) {
@@ -816,8 +819,18 @@ mod tests {
             };
             let lambda_in = if inputs.is_empty() { 1.0 } else { of(&inputs) };
             let lambda_out = output.map_or(1.0, |site| of(&[site]));
-            assert_eq!(layer.lambda_in, Scale::Uniform(lambda_in), "{} λ_in", layer.layer);
-            assert_eq!(layer.lambda_out, Scale::Uniform(lambda_out), "{} λ_out", layer.layer);
+            assert_eq!(
+                layer.lambda_in,
+                Scale::Uniform(lambda_in),
+                "{} λ_in",
+                layer.layer
+            );
+            assert_eq!(
+                layer.lambda_out,
+                Scale::Uniform(lambda_out),
+                "{} λ_out",
+                layer.layer
+            );
         }
     }
 
