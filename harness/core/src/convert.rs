@@ -26,7 +26,7 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Site, UNet};
+use crate::model::{Site, UNet, ann_activation};
 use crate::{Error, Result};
 
 /// The statistic of an activation tensor that becomes its scale factor.
@@ -333,10 +333,7 @@ impl Activations {
                     .narrow(0, start, samples_per_chunk.min(samples - start));
             let first = model.convs[0].forward(chunk);
             model.forward_with(first, &mut |site, x| {
-                let x = match site {
-                    Site::Pool(_) => x,
-                    _ => burn::tensor::activation::relu(x),
-                };
+                let x = ann_activation(site, x);
                 let [n, c, h, w] = x.dims();
                 let values = match x.clone().into_data().try_to_vec::<f32>() {
                     Ok(values) => values,
@@ -799,19 +796,7 @@ mod tests {
         let activations =
             Activations::record(&model, x.clone(), std::slice::from_ref(&spec)).expect("recorded");
         let factors = scale_factors(&model, &activations, &spec, 3).expect("factors");
-        // Every activation in full, straight from a forward pass.
-        let mut full: BTreeMap<Site, Vec<f32>> = BTreeMap::new();
-        model.forward_with(model.convs[0].forward(x), &mut |site, x| {
-            let x = match site {
-                Site::Pool(_) => x,
-                _ => burn::tensor::activation::relu(x),
-            };
-            full.insert(
-                site,
-                x.clone().into_data().try_to_vec::<f32>().expect("f32"),
-            );
-            x
-        });
+        let full = every_activation(&model, x);
         for ((_, inputs, output), layer) in layer_graph(&model).into_iter().zip(&factors.layers) {
             let of = |sites: &[Site]| {
                 let mut values: Vec<f32> = sites.iter().flat_map(|s| full[s].clone()).collect();
@@ -888,6 +873,19 @@ mod tests {
         }
         .init(&device)
         .expect("valid config")
+    }
+
+    /// Every activation of the ANN on `x` in full, straight from a forward pass rather than
+    /// through the recorded tails.
+    fn every_activation(model: &UNet, x: Tensor<4>) -> BTreeMap<Site, Vec<f32>> {
+        let mut full = BTreeMap::new();
+        model.forward_with(model.convs[0].forward(x), &mut |site, x| {
+            let x = ann_activation(site, x);
+            let values = x.clone().into_data().try_to_vec::<f32>().expect("f32");
+            full.insert(site, values);
+            x
+        });
+        full
     }
 
     #[test]
@@ -967,17 +965,9 @@ mod tests {
             2,
         )
         .expect("factors");
-        // The maxima straight from a forward pass, not through the recorded tails.
-        let mut maxima = BTreeMap::new();
-        model.forward_with(model.convs[0].forward(x), &mut |site, x| {
-            let x = match site {
-                Site::Pool(_) => x,
-                _ => burn::tensor::activation::relu(x),
-            };
-            maxima.insert(site, x.clone().max().into_scalar::<f32>());
-            x
-        });
-        let lambda = |site| maxima[&site];
+        // The maxima from a plain forward pass, not through the recorded tails.
+        let full = every_activation(&model, x);
+        let lambda = |site| Statistic::Max.of(&mut full[&site].clone());
         // depth 2: conv7 reads cat(relu4, reluT1).
         let conv7 = factors
             .layers

@@ -426,7 +426,7 @@ enum Layer {
 }
 
 /// The ANN's activation: ReLU after convs, identity after pools.
-fn ann_activation(site: Site, x: Tensor<4>) -> Tensor<4> {
+pub(crate) fn ann_activation(site: Site, x: Tensor<4>) -> Tensor<4> {
     match site {
         Site::Pool(_) => x,
         Site::Conv(_) | Site::Up(_) => relu(x),
